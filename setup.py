@@ -1,0 +1,40 @@
+"""autosynth: a self-configuring framework for MRI contrast synthesis."""
+from setuptools import find_packages, setup
+
+CONSOLE_SCRIPTS = [
+    "autosynth_verify = autosynth.cli.verify:main",
+    "autosynth_convert_brats = dataset_conversion.brats:main",
+    "autosynth_convert_ixi = dataset_conversion.ixi:main",
+    "autosynth_make_demo_dataset = dataset_conversion.simulated_brats.cli:main",
+]
+
+setup(
+    name="autosynth",
+    version="0.1.0",
+    description="Self-configuring MRI contrast synthesis (nnU-Net-style pipeline around the "
+    "2D U-Net of Osman & Tamam 2022)",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["autosynth", "autosynth.*", "dataset_conversion", "dataset_conversion.*"]),
+    include_package_data=True,
+    package_data={"dataset_conversion": ["simulated_brats/*.txt"]},
+    install_requires=[
+        # torch is pinned by the Makefile (torch==2.13.0 is the CPU build on disk here); any 2.x works.
+        "torch>=2.1",
+        "numpy>=1.24",
+        "SimpleITK>=2.2",
+        "nibabel>=5.0",
+        "batchgenerators>=0.25",
+        "scipy>=1.10",
+        "scikit-image>=0.21",
+        "tqdm>=4.60",
+        "pyyaml>=6.0",
+        "matplotlib>=3.6",
+    ],
+    extras_require={
+        "demo": ["nilearn>=0.10"],
+        "test": ["pytest>=7", "nilearn>=0.10"],
+    },
+    entry_points={"console_scripts": CONSOLE_SCRIPTS},
+)
