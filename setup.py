@@ -6,6 +6,10 @@ CONSOLE_SCRIPTS = [
     "autosynth_convert_brats = dataset_conversion.brats:main",
     "autosynth_convert_ixi = dataset_conversion.ixi:main",
     "autosynth_make_demo_dataset = dataset_conversion.simulated_brats.cli:main",
+    "autosynth_plan_and_preprocess = autosynth.cli.plan_and_preprocess:main",
+    "autosynth_extract_fingerprint = autosynth.cli.plan_and_preprocess:extract_fingerprint_main",
+    "autosynth_plan = autosynth.cli.plan_and_preprocess:plan_main",
+    "autosynth_preprocess = autosynth.cli.plan_and_preprocess:preprocess_main",
 ]
 
 setup(

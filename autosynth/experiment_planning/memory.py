@@ -1,0 +1,90 @@
+"""Batch size from a memory budget: what one training slice costs the paper-style U-Net.
+
+The estimate counts, stage by stage, the tensors that autograd keeps from the forward pass for
+the backward pass (what torch's saved-tensor hooks report for this network), plus the largest
+pair of gradient buffers alive at once during the backward pass:
+
+* encoder stage: the input of its first convolution (image, or the pooled previous stage),
+  each convolution's ReLU output, and after the first one the dropout output and its mask;
+  2x2 max-pooling keeps int64 indices (8 bytes per pooled element whatever the precision);
+* decoder stage: the concatenation (up-sampled deeper stage + skip), the same per-convolution
+  tensors; the tanh output.
+
+Calibration (torch 2.13 CPU, saved-tensor hooks, per slice at batch 2): the paper network at
+224x224 keeps 68.6 MiB in fp32 and 37.6 MiB under bf16 autocast; the estimate gives 68.6 and
+35.7 MiB for the kept tensors and adds 12.3 / 6.1 MiB for the backward buffers: 80.9 / 41.9 MiB,
+against the 75 / 39 MiB measured for the whole step (DESIGN.md section 8).
+"""
+from __future__ import annotations
+
+import math
+
+from autosynth.experiment_planning.plans import NetworkPlan
+
+BYTES_PER_ELEMENT = {"float32": 4, "bfloat16": 2, "float16": 2}
+INDEX_BYTES = 8
+MIB = 2 ** 20
+FRAMEWORK_RESERVE_MIB = 512  # CUDA context, cuDNN workspace, allocator slack
+MIN_BATCH, MAX_BATCH = 2, 32
+MAX_DATASET_FRACTION = 0.05  # a batch covers at most 5 % of the training slices (nnU-Net)
+
+
+def _saved_and_transient(patch: tuple[int, int], network: NetworkPlan, in_channels: int,
+                         out_channels: int) -> tuple[float, float, float]:
+    """(activation elements kept, index elements kept, largest gradient pair) for one slice."""
+    f, n = network.features_per_stage, network.n_stages
+    pixels = [math.ceil(patch[0] / 2 ** i) * math.ceil(patch[1] / 2 ** i) for i in range(n)]
+    kept = indices = transient = 0.0
+
+    def stage(level: int, first_input: float) -> float:
+        nonlocal transient
+        p, features = pixels[level], f[level]
+        elements = first_input * p
+        previous = first_input
+        for j in range(network.convs_per_stage[level]):
+            elements += features * p  # ReLU output
+            if j == 0 and network.dropout_per_stage[level] > 0:
+                elements += 2 * features * p  # dropout output and mask
+            transient = max(transient, (previous + features) * p)
+            previous = features
+        return elements
+
+    for level in range(n):
+        # the first input of encoder stage > 0 is the pooled previous stage, at this resolution
+        kept += stage(level, in_channels if level == 0 else f[level - 1])
+        if level < n - 1:
+            indices += f[level] * pixels[level + 1]
+    for level in range(n - 2, -1, -1):
+        kept += stage(level, f[level + 1] + f[level])
+    kept += out_channels * pixels[0]
+    return kept, indices, transient
+
+
+def activation_mib_per_slice(patch, network: NetworkPlan, precision: str = "float32",
+                             in_channels: int = 1, out_channels: int = 1) -> float:
+    """Estimated training memory of one slice (forward tensors kept + backward buffers), MiB."""
+    if precision not in BYTES_PER_ELEMENT:
+        raise ValueError(f"precision must be one of {', '.join(BYTES_PER_ELEMENT)}, "
+                         f"got '{precision}'")
+    kept, indices, transient = _saved_and_transient(tuple(patch), network, in_channels,
+                                                    out_channels)
+    size = BYTES_PER_ELEMENT[precision]
+    return ((kept + transient) * size + indices * INDEX_BYTES) / MIB
+
+
+def fixed_mib(n_parameters: int) -> float:
+    """Weights, gradients and Adam's two moments in fp32, plus the framework reserve."""
+    return 4 * 4 * n_parameters / MIB + FRAMEWORK_RESERVE_MIB
+
+
+def batch_size_for_budget(mib_per_slice: float, n_parameters: int, budget_gb: float,
+                          training_slices: int) -> tuple[int, int, int]:
+    """(batch size, batch that fits the budget, cap from the dataset size).
+
+    The batch is the largest that fits ``budget_gb`` (GiB), at most 5 % of the training slices,
+    and clipped to [2, 32]. A larger budget never gives a smaller batch.
+    """
+    available = budget_gb * 1024 - fixed_mib(n_parameters)
+    fits = max(0, int(available // mib_per_slice))
+    cap = int(MAX_DATASET_FRACTION * training_slices)
+    return max(MIN_BATCH, min(MAX_BATCH, fits, cap)), fits, cap

@@ -1,0 +1,63 @@
+"""The U-Net topology that suits a patch: depth, features, convolutions and dropout per stage."""
+from __future__ import annotations
+
+import math
+
+from autosynth.experiment_planning.plans import NetworkPlan
+
+BASE_FEATURES = 16
+MAX_FEATURES = 256
+MAX_BOTTLENECK = 14  # pool until the bottleneck is 7-14 px (the paper: 224 -> 14)
+MAX_POOLINGS = 7
+
+
+def number_of_poolings(shortest_side: float) -> int:
+    """Fewest 2x poolings that bring ``shortest_side`` to at most 14 px (hence above 7 px).
+
+    The fewest, so that a 224 px patch gets the paper's four poolings (bottleneck 14, not 7).
+    At least one pooling, at most seven.
+    """
+    if shortest_side <= MAX_BOTTLENECK:
+        return 1
+    return min(MAX_POOLINGS, math.ceil(math.log2(shortest_side / MAX_BOTTLENECK)))
+
+
+def dropout_schedule(n_stages: int) -> list[float]:
+    """Rates rising from 0.1 to 0.3 in steps of 0.1 (5 stages: 0.1, 0.1, 0.2, 0.2, 0.3)."""
+    if n_stages == 1:
+        return [0.1]
+    return [round(0.1 + 0.1 * math.floor(2 * i / (n_stages - 1)), 2) for i in range(n_stages)]
+
+
+def unet_for_poolings(n_poolings: int) -> NetworkPlan:
+    n_stages = n_poolings + 1
+    return NetworkPlan(
+        n_stages=n_stages,
+        features_per_stage=[min(BASE_FEATURES * 2 ** i, MAX_FEATURES) for i in range(n_stages)],
+        convs_per_stage=[2] * n_stages,
+        dropout_per_stage=dropout_schedule(n_stages))
+
+
+def paper_network() -> NetworkPlan:
+    """Osman & Tamam 2022: 5 stages, 16-256 features, two 3x3 convs each, tanh output."""
+    return unet_for_poolings(4)
+
+
+def count_parameters(network: NetworkPlan, in_channels: int = 1, out_channels: int = 1) -> int:
+    """Trainable parameters (weights and biases) of the U-Net a plan describes.
+
+    Decoder stage i convolves the concatenation of the up-sampled stage i+1 and the skip of
+    stage i. For the paper network with one input and one output this gives 1,962,337.
+    """
+    k2 = network.kernel_size ** 2
+    f = network.features_per_stage
+    total, previous = 0, in_channels
+    for features, convs in zip(f, network.convs_per_stage):
+        for j in range(convs):
+            total += (previous if j == 0 else features) * features * k2 + features
+        previous = features
+    for i in range(network.n_stages - 2, -1, -1):
+        for j in range(network.convs_per_stage[i]):
+            cin = f[i + 1] + f[i] if j == 0 else f[i]
+            total += cin * f[i] * k2 + f[i]
+    return total + f[0] * out_channels + out_channels

@@ -1,0 +1,261 @@
+"""``plans.json`` as typed dataclasses: everything later stages need to rebuild a configuration.
+
+The JSON is meant to be read and edited by people. Loading is strict: an unknown or missing
+field, or a value that cannot work (a patch not divisible by the network's pooling), is
+reported with the file and the field, so a typo in an edit is never silently ignored.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autosynth.experiment_planning.json_text import write_json_readable
+from autosynth.utils.files import read_json
+
+PLANS_FILE = "plans.json"
+PLANS_NAME = "autosynthPlans"
+NORMALIZATION_SCHEMES = ("brain_zscore_01", "percentile_01", "none")
+RESIZE_MODES = ("fit_and_pad", "stretch")
+STORAGE_DTYPES = ("float32", "float16")
+
+
+class PlansError(ValueError):
+    """plans.json is missing, unreadable or holds an impossible value; names file and field."""
+
+
+def _check_keys(cls, data: Any, where: str) -> dict:
+    if not isinstance(data, dict):
+        raise PlansError(f"{where}: expected an object, got {type(data).__name__}")
+    names = [f.name for f in dataclasses.fields(cls)]
+    required = [f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise PlansError(f"{where}: unknown field(s) {', '.join(unknown)}; "
+                         f"known fields: {', '.join(names)}")
+    missing = [n for n in required if n not in data]
+    if missing:
+        raise PlansError(f"{where}: missing field(s) {', '.join(missing)}")
+    return data
+
+
+@dataclass
+class NetworkPlan:
+    """A 2D U-Net. Stage i works at 1/2^i of the patch; the decoder mirrors the encoder.
+
+    ``dropout_per_stage[i]`` follows the first convolution of the encoder and of the decoder
+    stage at resolution level i (the paper's 'rate rising 0.1 -> 0.3 across levels').
+    """
+
+    n_stages: int
+    features_per_stage: list[int]
+    convs_per_stage: list[int]
+    dropout_per_stage: list[float]
+    kernel_size: int = 3
+    pooling: str = "max"
+    upsampling: str = "nearest"
+    norm: str = "none"
+    nonlinearity: str = "relu"
+    final_activation: str = "tanh"
+    initialization: str = "he_uniform"
+
+    def problems(self) -> list[str]:
+        out = []
+        for name in ("features_per_stage", "convs_per_stage", "dropout_per_stage"):
+            if len(getattr(self, name)) != self.n_stages:
+                out.append(f"{name} has {len(getattr(self, name))} entries, n_stages is "
+                           f"{self.n_stages}")
+        if any(not 0 <= p < 1 for p in self.dropout_per_stage):
+            out.append("dropout rates must be in [0, 1)")
+        return out
+
+
+@dataclass
+class TrainingPlan:
+    epochs: int
+    iterations_per_epoch: int
+    val_iterations: int
+    patience: int
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    loss: str = "mse"
+    augmentation: bool = True
+    seed: int = 0
+
+
+@dataclass
+class NormalizationPlan:
+    """How one contrast is mapped to [0, 1] (see documentation/plans.md for the formulas)."""
+
+    scheme: str
+    z_low: float | None = None
+    z_high: float | None = None
+    percentile_low: float | None = None
+    percentile_high: float | None = None
+
+    def problems(self) -> list[str]:
+        if self.scheme not in NORMALIZATION_SCHEMES:
+            return [f"scheme '{self.scheme}' is not one of {', '.join(NORMALIZATION_SCHEMES)}"]
+        if self.scheme == "brain_zscore_01" and not (
+                self.z_low is not None and self.z_high is not None and self.z_low < self.z_high):
+            return ["brain_zscore_01 needs z_low < z_high"]
+        if self.scheme == "percentile_01" and not (
+                self.percentile_low is not None and self.percentile_high is not None
+                and 0 <= self.percentile_low < self.percentile_high <= 100):
+            return ["percentile_01 needs 0 <= percentile_low < percentile_high <= 100"]
+        return []
+
+
+@dataclass
+class MemoryEstimate:
+    """How the batch size was derived (informational: editing it changes nothing)."""
+
+    budget_gb: float
+    precision: str
+    mib_per_slice: float
+    fixed_mib: float
+    batch_that_fits: int
+    batch_cap_from_dataset: int
+    training_slices: int
+    n_parameters: int
+
+
+@dataclass
+class ConfigurationPlan:
+    """One way of turning the dataset into 2D training samples, and the network for them."""
+
+    data_folder: str
+    slice_axis: int
+    patch_size: list[int]
+    inplane_spacing: list[float] | None
+    resize: str
+    crop_to_brain: bool
+    null_slice_fraction: float
+    storage_dtype: str
+    batch_size: int
+    normalization: dict[str, NormalizationPlan]
+    network: NetworkPlan
+    training: TrainingPlan
+    memory: MemoryEstimate | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def inplane_axes(self) -> tuple[int, int]:
+        """The two array axes (of Z, Y, X) that form a slice, in stored (H, W) order."""
+        return tuple(a for a in range(3) if a != self.slice_axis)
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.slice_axis not in (0, 1, 2):
+            out.append(f"slice_axis must be 0, 1 or 2 (array axes Z, Y, X), got {self.slice_axis}")
+        if len(self.patch_size) != 2 or any(int(p) < 1 for p in self.patch_size):
+            out.append(f"patch_size must be two positive integers, got {self.patch_size}")
+        else:
+            step = 2 ** (self.network.n_stages - 1)
+            if any(p % step for p in self.patch_size):
+                out.append(f"patch_size {self.patch_size} must be divisible by {step} "
+                           f"(2^(n_stages - 1)) for {self.network.n_stages} stages")
+        if self.resize not in RESIZE_MODES:
+            out.append(f"resize must be one of {', '.join(RESIZE_MODES)}, got '{self.resize}'")
+        if self.resize == "fit_and_pad" and not self.inplane_spacing:
+            out.append("resize 'fit_and_pad' needs inplane_spacing")
+        if self.storage_dtype not in STORAGE_DTYPES:
+            out.append(f"storage_dtype must be one of {', '.join(STORAGE_DTYPES)}")
+        if not 0 <= self.null_slice_fraction < 1:
+            out.append("null_slice_fraction must be in [0, 1)")
+        if self.batch_size < 1:
+            out.append("batch_size must be at least 1")
+        out += [f"network: {p}" for p in self.network.problems()]
+        for contrast, norm in self.normalization.items():
+            out += [f"normalization.{contrast}: {p}" for p in norm.problems()]
+        return out
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = "configuration") -> "ConfigurationPlan":
+        data = dict(_check_keys(cls, data, where))
+        data["normalization"] = {
+            k: NormalizationPlan(**_check_keys(NormalizationPlan, v, f"{where}.normalization.{k}"))
+            for k, v in _check_keys_dict(data["normalization"], f"{where}.normalization").items()}
+        data["network"] = NetworkPlan(**_check_keys(NetworkPlan, data["network"],
+                                                    f"{where}.network"))
+        data["training"] = TrainingPlan(**_check_keys(TrainingPlan, data["training"],
+                                                      f"{where}.training"))
+        if data.get("memory") is not None:
+            data["memory"] = MemoryEstimate(**_check_keys(MemoryEstimate, data["memory"],
+                                                          f"{where}.memory"))
+        plan = cls(**data)
+        problems = plan.problems()
+        if problems:
+            raise PlansError(f"{where}: " + "; ".join(problems))
+        return plan
+
+
+def _check_keys_dict(data: Any, where: str) -> dict:
+    if not isinstance(data, dict):
+        raise PlansError(f"{where}: expected an object, got {type(data).__name__}")
+    return data
+
+
+@dataclass
+class Plans:
+    dataset_name: str
+    contrasts: list[str]
+    configurations: dict[str, ConfigurationPlan]
+    plans_name: str = PLANS_NAME
+    autosynth_version: str = ""
+
+    def configuration(self, name: str) -> ConfigurationPlan:
+        if name not in self.configurations:
+            raise PlansError(f"configuration '{name}' is not planned; planned: "
+                             f"{', '.join(self.configurations) or 'none'}")
+        return self.configurations[name]
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        for config in data["configurations"].values():  # unused scheme parameters left out
+            config["normalization"] = {k: {n: v for n, v in norm.items() if v is not None}
+                                       for k, norm in config["normalization"].items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = PLANS_FILE) -> "Plans":
+        data = dict(_check_keys(cls, data, source))
+        data["configurations"] = {
+            name: ConfigurationPlan.from_dict(c, f"{source}: configurations.{name}")
+            for name, c in _check_keys_dict(data["configurations"],
+                                            f"{source}: configurations").items()}
+        for name, config in data["configurations"].items():
+            unknown = sorted(set(config.normalization) - set(data["contrasts"]))
+            missing = sorted(set(data["contrasts"]) - set(config.normalization))
+            if unknown or missing:
+                raise PlansError(f"{source}: configurations.{name}.normalization must name "
+                                 f"each contrast once (unknown: {unknown}, missing: {missing})")
+        return cls(**data)
+
+    def save(self, path: str | os.PathLike) -> None:
+        write_json_readable(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Plans":
+        """Read a plans file; a folder is taken to mean its ``plans.json``."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / PLANS_FILE
+        if not path.is_file():
+            raise PlansError(f"{path}: not found; run autosynth_plan first")
+        try:
+            data = read_json(path)
+        except ValueError as err:
+            raise PlansError(f"{path}: not valid JSON ({err})") from None
+        try:
+            return cls.from_dict(data, source=str(path))
+        except PlansError:
+            raise
+        except (TypeError, ValueError) as err:  # a wrongly typed value, e.g. "224" for 224
+            raise PlansError(f"{path}: a value has the wrong type ({err})") from None
