@@ -67,3 +67,11 @@ def test_clear_errors_for_missing_non_image_and_wrong_shape(tmp_path):
         read_image(tmp_path / "text.nii.gz")
     with pytest.raises(ImageIOError, match="does not match"):
         write_image(np.zeros((2, 2, 2)), _geometry(), tmp_path / "x.nii.gz")
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+    write_image(np.zeros((5, 6, 7), np.float32), _geometry(), tmp_path / "out.nii.gz")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "out.nii.gz").stat().st_mode & 0o777 == 0o666 & ~umask
