@@ -1,0 +1,106 @@
+"""``autosynth_train SOURCE TARGET FOLD``: train one translation on one fold."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+from autosynth.paths import DatasetNotFoundError, preprocessed_root
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="autosynth_train",
+        description="Train a network that synthesises the TARGET contrast from SOURCE on one "
+        "fold of a planned and preprocessed dataset (e.g. `autosynth_train T1 FLAIR 0`). The "
+        "model goes to $AUTOSYNTH_RESULTS/DatasetXXX/<trainer>__<plans>__<config>/"
+        "<SRC>_to_<TGT>/fold_<FOLD>/ with checkpoint_best.pth (lowest validation loss), "
+        "checkpoint_latest.pth (every epoch), checkpoint_final.pth, training_log.txt and "
+        "progress.png.")
+    parser.add_argument("source", help="source contrast name(s) from dataset.json; several "
+                        "joined by commas for multi-input synthesis, e.g. T1,T2")
+    parser.add_argument("target", help="target contrast name, e.g. FLAIR")
+    parser.add_argument("fold", help="cross-validation fold 0-4, or 'all' (train on every "
+                        "non-test case)")
+    parser.add_argument("-d", "--dataset", default=None, help="dataset id or name; may be left "
+                        "out when exactly one dataset is preprocessed")
+    parser.add_argument("-c", "--configuration", default="2d",
+                        help="planned configuration: 2d (default) or 2d_paper")
+    parser.add_argument("-tr", "--trainer", default="SynthesisTrainer",
+                        help="trainer class: SynthesisTrainer (default), "
+                        "SynthesisTrainer_TransposedConv, SynthesisTrainer_BatchNorm, "
+                        "SynthesisTrainer_MAELoss, SynthesisTrainer_<N>epochs, or a class from "
+                        "a module named in $AUTOSYNTH_EXTRA_TRAINERS")
+    parser.add_argument("-p", "--plans", default="autosynthPlans", help="plans name")
+    parser.add_argument("--c", dest="resume", action="store_true",
+                        help="continue from checkpoint_latest.pth exactly where it stopped")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="override the planned number of epochs; with --c this extends a "
+                        "finished run")
+    parser.add_argument("--device", default=None, choices=["cpu", "cuda", "mps"],
+                        help="default: cuda if available, else mps, else cpu")
+    parser.add_argument("--num-workers", type=int, default=None,
+                        help="background processes building batches (default 2; 0 = in the "
+                        "main process)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the network")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    return parser
+
+
+def default_device() -> str:
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def single_preprocessed_dataset() -> str:
+    names = sorted(p.name for p in preprocessed_root().iterdir()
+                   if p.is_dir() and (p / "plans.json").is_file())
+    if len(names) != 1:
+        raise DatasetNotFoundError(
+            f"give the dataset with -d: {len(names)} preprocessed datasets in "
+            f"{preprocessed_root()} ({', '.join(names) or 'none'})")
+    return names[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from autosynth.training.context import TrainingRun
+    from autosynth.training.registry import get_trainer_class
+
+    try:
+        dataset = args.dataset or single_preprocessed_dataset()
+        trainer_class = get_trainer_class(args.trainer)
+        run = TrainingRun.create(dataset, args.configuration, args.fold,
+                                 [s.strip() for s in args.source.split(",") if s.strip()],
+                                 args.target, trainer_class.__name__, args.plans)
+    except (DatasetNotFoundError, FileNotFoundError, ValueError, ImportError) as err:
+        print(f"autosynth_train: {err}", file=sys.stderr)
+        return 2
+    trainer = trainer_class(run, device=args.device or default_device(),
+                            num_workers=args.num_workers, compile_network=args.compile,
+                            progress=not args.no_progress)
+    trainer.initialize()
+    if args.resume:
+        if not trainer.resume():
+            print(f"autosynth_train: --c given but no checkpoint_latest.pth in "
+                  f"{run.output_folder}; starting from scratch", file=sys.stderr)
+    elif (run.output_folder / "checkpoint_latest.pth").is_file():
+        print(f"autosynth_train: {run.output_folder} already holds a run; use --c to continue "
+              "it or delete the folder to start again", file=sys.stderr)
+        return 2
+    if args.epochs is not None:
+        trainer.schedule["epochs"] = args.epochs
+        if args.resume:  # extending a run: early stopping starts counting afresh
+            trainer.early_stopping.epochs_without_improvement = 0
+    trainer.run_training()
+    trainer.validate_cases()
+    print(f"done: {run.output_folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

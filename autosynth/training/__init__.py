@@ -1,0 +1,1 @@
+"""Training: the synthesis trainer, its variants, data loading, checkpoints and logs."""

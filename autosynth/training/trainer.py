@@ -1,0 +1,253 @@
+"""The synthesis trainer: a training loop a person can read top to bottom.
+
+One :class:`SynthesisTrainer` trains one translation (sources -> target) on one fold of one
+planned configuration. Variants (the paper's ablations) subclass it and change one hook; see
+``variants.py``. Everything the loop needs to continue after a kill lives in
+``checkpoint_latest.pth``: weights, optimiser, epoch, all RNG states, the history and the
+early-stopping state.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from autosynth.training import context
+from autosynth.training.checkpointing import load_checkpoint, save_checkpoint
+from autosynth.training.data_loading import SliceBatchLoader, fixed_validation_batches
+from autosynth.training.early_stopping import EarlyStopping
+from autosynth.training.network_plan import unet_config_from_plan
+from autosynth.training.training_log import TrainingHistory, log_line
+
+MICRO_BATCH = 8  # slices per forward pass on the CPU: measured fastest for the paper net
+
+
+class SynthesisTrainer:
+    """Train ``sources -> target`` with the plan's network, loss, optimiser and schedule."""
+
+    def __init__(self, run: "context.TrainingRun", device: str | torch.device = "cpu",
+                 num_epochs: int | None = None, num_workers: int | None = None,
+                 compile_network: bool = False, progress: bool = True):
+        self.run = run
+        self.config = run.configuration
+        self.schedule = self.configure_schedule(dataclasses.asdict(self.config.training))
+        if num_epochs is not None:
+            self.schedule["epochs"] = int(num_epochs)
+        self.device = torch.device(device)
+        self.num_workers = (min(2, os.cpu_count() or 1) if num_workers is None else num_workers)
+        self.compile_network = compile_network
+        self.progress = progress
+        self.output_folder = run.output_folder
+        self.history = TrainingHistory()
+        self.early_stopping = EarlyStopping(self.schedule["patience"])
+        self.epoch = 0
+
+    # ------------------------------------------------------------------ hooks for variants
+    def configure_schedule(self, schedule: dict) -> dict:
+        return schedule
+
+    def configure_network(self, network: dict) -> dict:
+        """Network description from the plan; variants change a field here."""
+        return network
+
+    def build_loss(self) -> nn.Module:
+        name = self.schedule.get("loss", "mse").lower()
+        losses = {"mse": nn.MSELoss, "mae": nn.L1Loss, "l1": nn.L1Loss}
+        if name not in losses:
+            raise ValueError(f"unknown loss '{name}' in the plan; known: {', '.join(losses)}")
+        return losses[name]()
+
+    def build_optimizer(self, parameters) -> torch.optim.Optimizer:
+        name = self.schedule.get("optimizer", "adam").lower()
+        if name != "adam":
+            raise ValueError(f"unknown optimizer '{name}' in the plan; known: adam")
+        return torch.optim.Adam(parameters, lr=self.schedule["learning_rate"])
+
+    # ------------------------------------------------------------------ set-up
+    def initialize(self) -> None:
+        seed = int(self.schedule.get("seed", 12345))
+        torch.manual_seed(seed)
+        np.random.seed(seed % 2**32)
+        random.seed(seed)
+        from autosynth.architectures import build_network
+
+        self.network_config = unet_config_from_plan(
+            self.configure_network(dataclasses.asdict(self.config.network)),
+            input_channels=len(self.run.source_channels))
+        self.network = build_network(self.network_config).to(self.device)
+        if self.device.type == "cpu":
+            self.network = self.network.to(memory_format=torch.channels_last)
+        self.has_batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+                                  for m in self.network.modules())
+        self.forward_network = torch.compile(self.network) if self.compile_network else self.network
+        self.loss = self.build_loss()
+        self.optimizer = self.build_optimizer(self.network.parameters())
+        self.train_index, self.val_index = self.run.slice_indices()
+        self.val_batches = fixed_validation_batches(
+            self.val_index, self.run.source_channels, self.run.target_channel,
+            self.config.batch_size, self.schedule["val_iterations"], seed + 1)
+        self.output_folder.mkdir(parents=True, exist_ok=True)
+        self.run.write_reference_files()
+
+    def _train_loader(self):
+        """Background workers producing batches from the current position of the run."""
+        from batchgenerators.dataloading.multi_threaded_augmenter import MultiThreadedAugmenter
+
+        start = self.epoch * self.schedule["iterations_per_epoch"]
+        loader = SliceBatchLoader(self.train_index, self.run.source_channels,
+                                  self.run.target_channel, self.config.batch_size,
+                                  int(self.schedule.get("seed", 12345)), start_batch=start,
+                                  augment=bool(self.schedule.get("augmentation", False)),
+                                  num_threads=max(1, self.num_workers))
+        if self.num_workers == 0:
+            return iter(loader)
+        return MultiThreadedAugmenter(loader, None, self.num_workers, num_cached_per_queue=2,
+                                      seeds=list(range(self.num_workers)),
+                                      pin_memory=self.device.type == "cuda")
+
+    # ------------------------------------------------------------------ one step
+    def _tensor(self, array) -> torch.Tensor:
+        tensor = torch.as_tensor(array).to(self.device, non_blocking=True)
+        return tensor.contiguous(memory_format=torch.channels_last)
+
+    def train_step(self, batch: dict) -> float:
+        """One update on one batch, computed in micro-batches (same update: no batch norm)."""
+        self.network.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        data, target = self._tensor(batch["data"]), self._tensor(batch["target"])
+        size = data.shape[0]
+        step = size if (self.has_batch_norm or self.device.type != "cpu") else MICRO_BATCH
+        total = 0.0
+        for start in range(0, size, step):
+            part = slice(start, start + step)
+            with context.autocast(self.device):
+                output = self.forward_network(data[part])
+                loss = self.loss(output.float(), target[part]) * (data[part].shape[0] / size)
+            loss.backward()
+            total += loss.item()
+        self.optimizer.step()
+        return total
+
+    @torch.inference_mode()
+    def validate(self) -> tuple[float, float]:
+        """Validation loss and PSNR (data range 1) over the fixed validation slices."""
+        self.network.eval()
+        losses, squared_errors, weights = [], [], []
+        for batch in self.val_batches:
+            data, target = self._tensor(batch["data"]), self._tensor(batch["target"])
+            with context.autocast(self.device):
+                output = self.forward_network(data).float()
+            losses.append(self.loss(output, target).item() * data.shape[0])
+            squared_errors.append(torch.mean((output - target) ** 2).item() * data.shape[0])
+            weights.append(data.shape[0])
+        n = max(1, sum(weights))
+        mse = sum(squared_errors) / n
+        return sum(losses) / n, (10 * math.log10(1.0 / mse) if mse > 0 else float("inf"))
+
+    # ------------------------------------------------------------------ checkpoints
+    def state(self) -> dict:
+        return {
+            "network": self.network.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "epoch": self.epoch,
+            "history": self.history.state_dict(),
+            "early_stopping": self.early_stopping.state_dict(),
+            "schedule": self.schedule,
+            "network_config": self.network_config.to_dict(),
+            "trainer": type(self).__name__,
+            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                    "python": random.getstate()},
+        }
+
+    def save(self, name: str) -> None:
+        save_checkpoint(self.state(), self.output_folder / name)
+
+    def load(self, path: Path) -> None:
+        state = load_checkpoint(path, map_location=self.device)
+        self.network.load_state_dict(state["network"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch = state["epoch"]
+        self.history.load_state_dict(state["history"])
+        self.early_stopping.load_state_dict(state["early_stopping"])
+        torch.set_rng_state(state["rng"]["torch"])
+        np.random.set_state(state["rng"]["numpy"])
+        random.setstate(state["rng"]["python"])
+
+    def resume(self) -> bool:
+        """Continue from ``checkpoint_latest.pth`` (False when there is none)."""
+        latest = self.output_folder / "checkpoint_latest.pth"
+        if not latest.is_file():
+            return False
+        self.load(latest)
+        self.log(f"resumed from {latest} after epoch {self.epoch}")
+        return True
+
+    # ------------------------------------------------------------------ the loop
+    def log(self, text: str) -> None:
+        log_line(self.output_folder / "training_log.txt",
+                 f"{time.strftime('%Y-%m-%d %H:%M:%S')}: {text}")
+
+    def finished(self) -> bool:
+        return self.epoch >= self.schedule["epochs"] or self.early_stopping.should_stop
+
+    def run_training(self) -> None:
+        if self.finished():
+            self.log(f"nothing to do: {self.epoch} epochs done of {self.schedule['epochs']}")
+            return
+        self.log(f"training {self.run.describe()} on {self.device}: {len(self.train_index)} "
+                 f"training slices, {len(self.val_index)} validation slices, "
+                 f"batch {self.config.batch_size}, {self.schedule}")
+        loader = self._train_loader()
+        try:
+            while not self.finished():
+                self.run_epoch(loader)
+        finally:
+            if hasattr(loader, "_finish"):
+                loader._finish()
+        self.save("checkpoint_final.pth")
+        reason = "early stopping" if self.early_stopping.should_stop else "last epoch"
+        self.log(f"finished after epoch {self.epoch} ({reason}); best validation loss "
+                 f"{self.early_stopping.best_loss:.6f} at epoch {self.early_stopping.best_epoch + 1}")
+
+    def run_epoch(self, loader) -> None:
+        started = time.perf_counter()
+        iterations = self.schedule["iterations_per_epoch"]
+        bar = tqdm(range(iterations), desc=f"epoch {self.epoch + 1}/{self.schedule['epochs']}",
+                   unit="batch", disable=not self.progress, leave=False)
+        losses = [self.train_step(next(loader)) for _ in bar]
+        val_loss, val_psnr = self.validate()
+        is_best = self.early_stopping.update(self.epoch, val_loss)
+        self.history.append(train_loss=float(np.mean(losses)), val_loss=val_loss,
+                            val_psnr=val_psnr, learning_rate=self.optimizer.param_groups[0]["lr"],
+                            epoch_seconds=time.perf_counter() - started)
+        self.epoch += 1
+        if is_best:
+            self.save("checkpoint_best.pth")
+        self.save("checkpoint_latest.pth")
+        self.history.plot(self.output_folder / "progress.png", title=self.run.describe())
+        self.log(f"epoch {self.epoch}: train loss {self.history.train_loss[-1]:.6f}, "
+                 f"val loss {val_loss:.6f}, val PSNR {val_psnr:.2f} dB"
+                 f"{' (best)' if is_best else ''}, {self.history.epoch_seconds[-1]:.1f} s")
+
+    def validate_cases(self, checkpoint: str = "checkpoint_best.pth") -> dict:
+        """Score the best model on the fold's validation cases (``validation/summary.json``)."""
+        from autosynth.training.validation import validate_cases
+
+        best = self.output_folder / checkpoint
+        if best.is_file():
+            self.network.load_state_dict(load_checkpoint(best, self.device)["network"])
+        result = validate_cases(self.network, self.run.preprocessed_folder, self.run.val_cases,
+                                self.run.source_channels, self.run.target_channel, self.device,
+                                self.output_folder / "validation" / "summary.json")
+        means = {k: round(v["mean"], 4) for k, v in result["mean_sd"].items()
+                 if k in ("psnr_brain", "ssim_brain", "mae_brain", "psnr", "ssim")}
+        self.log(f"validation cases ({len(self.run.val_cases)}): {means}")
+        return result

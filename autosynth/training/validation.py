@@ -1,0 +1,64 @@
+"""End-of-training check: predict the fold's validation cases whole and score them.
+
+Scored in the preprocessed space (normalised [0, 1], the model's own grid), which needs no
+inversion and matches what the loss saw; ``autosynth_predict``/``autosynth_evaluate`` score
+new cohorts in the original space.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from autosynth.preprocessing.storage import load_case
+from autosynth.utils.files import write_json_atomic
+
+
+@torch.inference_mode()
+def predict_slices(network: nn.Module, data: np.ndarray, device: torch.device,
+                   batch_size: int = 16) -> np.ndarray:
+    """Network output for every slice of ``data`` (C_in, S, H, W) -> (S, H, W) float32."""
+    network.eval()
+    outputs = []
+    for start in range(0, data.shape[1], batch_size):
+        batch = torch.from_numpy(np.ascontiguousarray(
+            np.moveaxis(data[:, start:start + batch_size], 0, 1), dtype=np.float32))
+        batch = batch.to(device).contiguous(memory_format=torch.channels_last)
+        outputs.append(network(batch).float()[:, 0].cpu().numpy())
+    return np.concatenate(outputs) if outputs else np.zeros((0,) + data.shape[2:], np.float32)
+
+
+def summarise(per_case: dict[str, dict[str, float]]) -> dict:
+    """Mean and SD of every metric over cases (finite values only)."""
+    keys = sorted({k for metrics in per_case.values() for k in metrics})
+    summary = {}
+    for key in keys:
+        values = np.array([m[key] for m in per_case.values() if key in m], float)
+        values = values[np.isfinite(values)]
+        summary[key] = {"mean": float(values.mean()) if values.size else float("nan"),
+                        "sd": float(values.std()) if values.size else float("nan"),
+                        "n": int(values.size)}
+    return summary
+
+
+def validate_cases(network: nn.Module, folder: Path, cases: list[str],
+                   source_channels: list[int], target_channel: int, device: torch.device,
+                   output: Path) -> dict:
+    """Write ``output`` (validation/summary.json) with per-case metrics and their mean +- SD."""
+    from autosynth.evaluation.metrics import compute_metrics
+
+    per_case = {}
+    for case in cases:
+        data, mask, labels, _ = load_case(folder, case)
+        prediction = np.clip(predict_slices(network, data[source_channels], device), 0, 1)
+        reference = np.asarray(data[target_channel], dtype=np.float32)
+        brain = np.asarray(mask) > 0
+        metrics = compute_metrics(prediction * brain, reference * brain, mask=brain,
+                                  labels=None if labels is None else np.asarray(labels))
+        per_case[case] = {k: float(v) for k, v in metrics.items() if np.isscalar(v)}
+    result = {"space": "preprocessed (normalised [0, 1], model grid)", "data_range": 1.0,
+              "mean_sd": summarise(per_case), "cases": per_case}
+    write_json_atomic(output, result)
+    return result
