@@ -90,6 +90,9 @@ class SynthesisTrainer:
         self.forward_network = torch.compile(self.network) if self.compile_network else self.network
         self.loss = self.build_loss()
         self.optimizer = self.build_optimizer(self.network.parameters())
+        # fp16 autocast (CUDA without bf16) needs loss scaling; bf16 and fp32 do not
+        self.grad_scaler = (torch.amp.GradScaler("cuda") if self.device.type == "cuda"
+                            and not torch.cuda.is_bf16_supported() else None)
         self.train_index, self.val_index = self.run.slice_indices()
         self.val_batches = fixed_validation_batches(
             self.val_index, self.run.source_channels, self.run.target_channel,
@@ -131,9 +134,13 @@ class SynthesisTrainer:
             with context.autocast(self.device):
                 output = self.forward_network(data[part])
                 loss = self.loss(output.float(), target[part]) * (data[part].shape[0] / size)
-            loss.backward()
+            (self.grad_scaler.scale(loss) if self.grad_scaler else loss).backward()
             total += loss.item()
-        self.optimizer.step()
+        if self.grad_scaler:
+            self.grad_scaler.step(self.optimizer)
+            self.grad_scaler.update()
+        else:
+            self.optimizer.step()
         return total
 
     @torch.inference_mode()
@@ -157,6 +164,7 @@ class SynthesisTrainer:
         return {
             "network": self.network.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            "grad_scaler": self.grad_scaler.state_dict() if self.grad_scaler else None,
             "epoch": self.epoch,
             "history": self.history.state_dict(),
             "early_stopping": self.early_stopping.state_dict(),
@@ -174,6 +182,8 @@ class SynthesisTrainer:
         state = load_checkpoint(path, map_location=self.device)
         self.network.load_state_dict(state["network"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.grad_scaler and state.get("grad_scaler"):
+            self.grad_scaler.load_state_dict(state["grad_scaler"])
         self.epoch = state["epoch"]
         self.history.load_state_dict(state["history"])
         self.early_stopping.load_state_dict(state["early_stopping"])
@@ -183,6 +193,8 @@ class SynthesisTrainer:
 
     def resume(self) -> bool:
         """Continue from ``checkpoint_latest.pth`` (False when there is none)."""
+        for debris in self.output_folder.glob(".checkpoint_*.pth.*.tmp*"):
+            debris.unlink()  # a write that a kill interrupted; the checkpoint itself is intact
         latest = self.output_folder / "checkpoint_latest.pth"
         if not latest.is_file():
             return False

@@ -56,7 +56,7 @@ def validate_cases(network: nn.Module, folder: Path, cases: list[str],
         reference = np.asarray(data[target_channel], dtype=np.float32)
         brain = np.asarray(mask) > 0
         metrics = compute_metrics(prediction * brain, reference * brain, mask=brain,
-                                  labels=None if labels is None else np.asarray(labels))
+                                  labels=None if labels is None else np.array(labels))
         per_case[case] = {k: float(v) for k, v in metrics.items() if np.isscalar(v)}
     result = {"space": "preprocessed (normalised [0, 1], model grid)", "data_range": 1.0,
               "mean_sd": summarise(per_case), "cases": per_case}
