@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import torch
@@ -43,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num-workers", type=int, default=None,
                         help="background processes building batches (default 2; 0 = in the "
                         "main process)")
+    parser.add_argument("--num-gpus", type=int, default=1,
+                        help="data-parallel processes to spawn on this machine (DDP; one per "
+                        "GPU, NCCL; with --device cpu they share the CPU over gloo). The plan's "
+                        "batch stays the global batch: each process takes batch / K slices. "
+                        "Under torchrun leave this at 1: the process count comes from torchrun")
     parser.add_argument("--compile", action="store_true", help="torch.compile the network")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return parser
@@ -66,11 +72,13 @@ def single_preprocessed_dataset() -> str:
     return names[0]
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def train_process(args: argparse.Namespace) -> int:
+    """One process's share of a run: the whole run, or one rank under DDP."""
+    from autosynth.training import distributed as ddp
     from autosynth.training.context import TrainingRun
     from autosynth.training.registry import get_trainer_class
 
+    context = ddp.context_from_environment()
     try:
         dataset = args.dataset or single_preprocessed_dataset()
         trainer_class = get_trainer_class(args.trainer)
@@ -80,26 +88,52 @@ def main(argv: list[str] | None = None) -> int:
     except (DatasetNotFoundError, FileNotFoundError, ValueError, ImportError) as err:
         print(f"autosynth_train: {err}", file=sys.stderr)
         return 2
-    trainer = trainer_class(run, device=args.device or default_device(),
-                            num_workers=args.num_workers, compile_network=args.compile,
-                            progress=not args.no_progress)
-    trainer.initialize()
-    if args.resume:
-        if not trainer.resume():
-            print(f"autosynth_train: --c given but no checkpoint_latest.pth in "
-                  f"{run.output_folder}; starting from scratch", file=sys.stderr)
-    elif (run.output_folder / "checkpoint_latest.pth").is_file():
+    if not args.resume and (run.output_folder / "checkpoint_latest.pth").is_file():
         print(f"autosynth_train: {run.output_folder} already holds a run; use --c to continue "
               "it or delete the folder to start again", file=sys.stderr)
         return 2
-    if args.epochs is not None:
-        trainer.schedule["epochs"] = args.epochs
-        if args.resume:  # extending a run: early stopping starts counting afresh
-            trainer.early_stopping.epochs_without_improvement = 0
-    trainer.run_training()
-    trainer.validate_cases()
-    print(f"done: {run.output_folder}")
+    device = ddp.device_for(context, args.device or default_device())
+    ddp.initialize(context, device)
+    try:
+        trainer = trainer_class(run, device=device, num_workers=args.num_workers,
+                                compile_network=args.compile, progress=not args.no_progress,
+                                distributed=context)
+        trainer.initialize()
+        if args.resume and not trainer.resume() and context.is_main:
+            print(f"autosynth_train: --c given but no checkpoint_latest.pth in "
+                  f"{run.output_folder}; starting from scratch", file=sys.stderr)
+        if args.epochs is not None:
+            trainer.schedule["epochs"] = args.epochs
+            if args.resume:  # extending a run: early stopping starts counting afresh
+                trainer.early_stopping.epochs_without_improvement = 0
+        trainer.run_training()
+        trainer.validate_cases()
+        ddp.barrier(context)
+    finally:
+        ddp.shutdown()
+    if context.is_main:
+        print(f"done: {run.output_folder}")
     return 0
+
+
+def _spawned_process(args: argparse.Namespace) -> None:
+    if train_process(args) != 0:
+        raise SystemExit(2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.num_gpus > 1 and "WORLD_SIZE" not in os.environ:
+        from autosynth.training import distributed as ddp
+
+        if (args.device or default_device()) == "cuda" and \
+                torch.cuda.device_count() < args.num_gpus:
+            print(f"autosynth_train: --num-gpus {args.num_gpus} but only "
+                  f"{torch.cuda.device_count()} CUDA device(s) visible", file=sys.stderr)
+            return 2
+        ddp.spawn(_spawned_process, args.num_gpus, (args,))
+        return 0
+    return train_process(args)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 Spatial changes must move input and target together (they are one co-registered pair), so the
 target travels as the last channel through the spatial transform. Intensity changes simulate
 scanner variation of the acquired contrast; applying them to the target would teach the network
-to reproduce noise it cannot know. Each batch is augmented from its own seeded generator, so a
-batch is reproducible whatever process builds it.
+to reproduce noise it cannot know. Each sample is augmented from its own seeded generator, so a
+sample is reproducible whatever process, or rank, builds it.
 """
 from __future__ import annotations
 
@@ -29,23 +29,22 @@ def _affine_2d(image: np.ndarray, angle: float, scale: float, order: int) -> np.
     return ndimage.affine_transform(image, matrix, offset, order=order, mode="constant", cval=0)
 
 
-def augment_batch(batch: np.ndarray, n_inputs: int, rng: np.random.Generator) -> np.ndarray:
-    """Augment ``(B, n_inputs + 1, H, W)`` in place-free fashion; the last channel is the target."""
-    out = batch.copy()
-    for b in range(out.shape[0]):
-        if rng.random() < P_SPATIAL:
-            angle = np.deg2rad(rng.uniform(-ROTATION_DEGREES, ROTATION_DEGREES))
-            scale = rng.uniform(*SCALE_RANGE)
-            for c in range(out.shape[1]):
-                out[b, c] = _affine_2d(out[b, c], angle, scale, order=3)
-        if rng.random() < 0.5:
-            out[b] = out[b, :, :, ::-1]
-        for c in range(n_inputs):
-            if rng.random() < P_BRIGHTNESS:
-                out[b, c] *= rng.uniform(*BRIGHTNESS_RANGE)
-            if rng.random() < P_GAMMA:
-                image = np.clip(out[b, c], 0, None)
-                peak = image.max()
-                if peak > 0:
-                    out[b, c] = peak * (image / peak) ** rng.uniform(*GAMMA_RANGE)
-    return np.clip(out, 0.0, None) if batch.min() >= 0 else out
+def augment_sample(sample: np.ndarray, n_inputs: int, rng: np.random.Generator) -> np.ndarray:
+    """Augment one ``(n_inputs + 1, H, W)`` sample; the last channel is the target."""
+    out = sample.copy()
+    if rng.random() < P_SPATIAL:
+        angle = np.deg2rad(rng.uniform(-ROTATION_DEGREES, ROTATION_DEGREES))
+        scale = rng.uniform(*SCALE_RANGE)
+        for c in range(out.shape[0]):
+            out[c] = _affine_2d(out[c], angle, scale, order=3)
+    if rng.random() < 0.5:
+        out = out[:, :, ::-1]
+    for c in range(n_inputs):
+        if rng.random() < P_BRIGHTNESS:
+            out[c] *= rng.uniform(*BRIGHTNESS_RANGE)
+        if rng.random() < P_GAMMA:
+            image = np.clip(out[c], 0, None)
+            peak = image.max()
+            if peak > 0:
+                out[c] = peak * (image / peak) ** rng.uniform(*GAMMA_RANGE)
+    return np.clip(out, 0.0, None) if sample.min() >= 0 else out

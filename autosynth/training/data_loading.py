@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 from batchgenerators.dataloading.data_loader import DataLoader
 
-from autosynth.training.augmentation import augment_batch
+from autosynth.training.augmentation import augment_sample
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,15 @@ class SliceIndex:
 
 
 class SliceBatchLoader(DataLoader):
-    """batchgenerators loader of ``{"data": (B, C_in, H, W), "target": (B, 1, H, W)}`` float32."""
+    """batchgenerators loader of ``{"data": (B, C_in, H, W), "target": (B, 1, H, W)}`` float32.
+
+    Under data parallelism rank ``r`` of ``R`` returns samples ``r, r + R, ...`` of each global
+    batch, so ``R`` processes together see exactly the batches one process would.
+    """
 
     def __init__(self, index: SliceIndex, source_channels: Sequence[int], target_channel: int,
                  batch_size: int, seed: int, start_batch: int = 0, augment: bool = False,
-                 num_threads: int = 1):
+                 num_threads: int = 1, rank: int = 0, world_size: int = 1):
         super().__init__(index, batch_size, num_threads_in_multithreaded=num_threads,
                          shuffle=False, infinite=True)
         self.source_channels = list(source_channels)
@@ -51,6 +55,7 @@ class SliceBatchLoader(DataLoader):
         self.seed = int(seed)
         self.start_batch = int(start_batch)
         self.augment = augment
+        self.rank, self.world_size = int(rank), int(world_size)
         self._batches_made = 0
         self._arrays: dict[int, np.ndarray] = {}
 
@@ -65,14 +70,19 @@ class SliceBatchLoader(DataLoader):
                 + self.number_of_threads_in_multithreaded * self._batches_made)
 
     def make_batch(self, number: int) -> dict[str, np.ndarray]:
-        rng = np.random.default_rng([self.seed, number])
-        picks = rng.integers(0, len(self._data), self.batch_size)
+        """This rank's share of global batch ``number`` (a pure function of seed and number)."""
+        picks = np.random.default_rng([self.seed, number]).integers(0, len(self._data),
+                                                                     self.batch_size)
         channels = self.source_channels + [self.target_channel]
-        stacked = np.stack([
-            self._array(self._data.case_of_slice[p])[channels, self._data.slice_of_slice[p]]
-            for p in picks]).astype(np.float32)
-        if self.augment:
-            stacked = augment_batch(stacked, len(self.source_channels), rng)
+        samples = []
+        for j in range(self.rank, self.batch_size, self.world_size):
+            sample = self._array(self._data.case_of_slice[picks[j]])[
+                channels, self._data.slice_of_slice[picks[j]]].astype(np.float32)
+            if self.augment:
+                sample = augment_sample(sample, len(self.source_channels),
+                                        np.random.default_rng([self.seed, number, j]))
+            samples.append(sample)
+        stacked = np.stack(samples)
         return {"data": np.ascontiguousarray(stacked[:, :-1]),
                 "target": np.ascontiguousarray(stacked[:, -1:])}
 

@@ -8,6 +8,7 @@ early-stopping state.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -21,6 +22,7 @@ from torch import nn
 from tqdm import tqdm
 
 from autosynth.training import context
+from autosynth.training import distributed as ddp
 from autosynth.training.checkpointing import load_checkpoint, save_checkpoint
 from autosynth.training.data_loading import SliceBatchLoader, fixed_validation_batches
 from autosynth.training.early_stopping import EarlyStopping
@@ -35,8 +37,10 @@ class SynthesisTrainer:
 
     def __init__(self, run: "context.TrainingRun", device: str | torch.device = "cpu",
                  num_epochs: int | None = None, num_workers: int | None = None,
-                 compile_network: bool = False, progress: bool = True):
+                 compile_network: bool = False, progress: bool = True,
+                 distributed: ddp.DistributedContext = ddp.SINGLE_PROCESS):
         self.run = run
+        self.dist = distributed
         self.config = run.configuration
         self.schedule = self.configure_schedule(dataclasses.asdict(self.config.training))
         if num_epochs is not None:
@@ -44,7 +48,7 @@ class SynthesisTrainer:
         self.device = torch.device(device)
         self.num_workers = (min(2, os.cpu_count() or 1) if num_workers is None else num_workers)
         self.compile_network = compile_network
-        self.progress = progress
+        self.progress = progress and distributed.is_main
         self.output_folder = run.output_folder
         self.history = TrainingHistory()
         self.early_stopping = EarlyStopping(self.schedule["patience"])
@@ -74,7 +78,11 @@ class SynthesisTrainer:
     # ------------------------------------------------------------------ set-up
     def initialize(self) -> None:
         seed = int(self.schedule.get("seed", 12345))
-        torch.manual_seed(seed)
+        if self.config.batch_size % self.dist.world_size:
+            raise ValueError(f"batch size {self.config.batch_size} is not divisible by "
+                             f"{self.dist.world_size} processes; edit plans.json or change "
+                             "the number of GPUs")
+        torch.manual_seed(seed)  # same initial weights everywhere (DDP broadcasts rank 0's)
         np.random.seed(seed % 2**32)
         random.seed(seed)
         from autosynth.architectures import build_network
@@ -87,7 +95,14 @@ class SynthesisTrainer:
             self.network = self.network.to(memory_format=torch.channels_last)
         self.has_batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm)
                                   for m in self.network.modules())
-        self.forward_network = torch.compile(self.network) if self.compile_network else self.network
+        self.forward_network = self.network
+        if self.dist.enabled:
+            self.forward_network = torch.nn.parallel.DistributedDataParallel(
+                self.network, device_ids=[self.device.index] if self.device.type == "cuda"
+                else None)
+        if self.compile_network:
+            self.forward_network = torch.compile(self.forward_network)
+        torch.manual_seed(seed + self.dist.rank)  # each rank its own dropout masks
         self.loss = self.build_loss()
         self.optimizer = self.build_optimizer(self.network.parameters())
         # fp16 autocast (CUDA without bf16) needs loss scaling; bf16 and fp32 do not
@@ -97,8 +112,10 @@ class SynthesisTrainer:
         self.val_batches = fixed_validation_batches(
             self.val_index, self.run.source_channels, self.run.target_channel,
             self.config.batch_size, self.schedule["val_iterations"], seed + 1)
-        self.output_folder.mkdir(parents=True, exist_ok=True)
-        self.run.write_reference_files()
+        if self.dist.is_main:
+            self.output_folder.mkdir(parents=True, exist_ok=True)
+            self.run.write_reference_files()
+        ddp.barrier(self.dist)
 
     def _train_loader(self):
         """Background workers producing batches from the current position of the run."""
@@ -109,7 +126,8 @@ class SynthesisTrainer:
                                   self.run.target_channel, self.config.batch_size,
                                   int(self.schedule.get("seed", 12345)), start_batch=start,
                                   augment=bool(self.schedule.get("augmentation", False)),
-                                  num_threads=max(1, self.num_workers))
+                                  num_threads=max(1, self.num_workers), rank=self.dist.rank,
+                                  world_size=self.dist.world_size)
         if self.num_workers == 0:
             return iter(loader)
         return MultiThreadedAugmenter(loader, None, self.num_workers, num_cached_per_queue=2,
@@ -131,10 +149,14 @@ class SynthesisTrainer:
         total = 0.0
         for start in range(0, size, step):
             part = slice(start, start + step)
-            with context.autocast(self.device):
+            last = start + step >= size
+            # DDP all-reduces gradients once per update, on the last micro-batch
+            sync = contextlib.nullcontext() if last or not self.dist.enabled \
+                else self.forward_network.no_sync()
+            with sync, context.autocast(self.device):
                 output = self.forward_network(data[part])
                 loss = self.loss(output.float(), target[part]) * (data[part].shape[0] / size)
-            (self.grad_scaler.scale(loss) if self.grad_scaler else loss).backward()
+                (self.grad_scaler.scale(loss) if self.grad_scaler else loss).backward()
             total += loss.item()
         if self.grad_scaler:
             self.grad_scaler.step(self.optimizer)
@@ -145,19 +167,24 @@ class SynthesisTrainer:
 
     @torch.inference_mode()
     def validate(self) -> tuple[float, float]:
-        """Validation loss and PSNR (data range 1) over the fixed validation slices."""
+        """Validation loss and PSNR (data range 1) over the fixed validation slices.
+
+        Each rank scores its share of the batches; the sums are reduced across ranks.
+        """
         self.network.eval()
         losses, squared_errors, weights = [], [], []
-        for batch in self.val_batches:
+        for batch in self.val_batches[self.dist.rank::self.dist.world_size]:
             data, target = self._tensor(batch["data"]), self._tensor(batch["target"])
             with context.autocast(self.device):
-                output = self.forward_network(data).float()
+                output = self.network(data).float()
             losses.append(self.loss(output, target).item() * data.shape[0])
             squared_errors.append(torch.mean((output - target) ** 2).item() * data.shape[0])
             weights.append(data.shape[0])
-        n = max(1, sum(weights))
-        mse = sum(squared_errors) / n
-        return sum(losses) / n, (10 * math.log10(1.0 / mse) if mse > 0 else float("inf"))
+        loss_sum, error_sum, n = ddp.sum_across_ranks(
+            [sum(losses), sum(squared_errors), sum(weights)], self.dist, self.device)
+        n = max(1.0, n)
+        mse = error_sum / n
+        return loss_sum / n, (10 * math.log10(1.0 / mse) if mse > 0 else float("inf"))
 
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> dict:
@@ -171,12 +198,18 @@ class SynthesisTrainer:
             "schedule": self.schedule,
             "network_config": self.network_config.to_dict(),
             "trainer": type(self).__name__,
-            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-                    "python": random.getstate()},
         }
 
+    @staticmethod
+    def rng_state() -> dict:
+        return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                "python": random.getstate()}
+
     def save(self, name: str) -> None:
-        save_checkpoint(self.state(), self.output_folder / name)
+        """Every rank contributes its RNG state; rank 0 alone writes."""
+        rng_states = ddp.gather_objects(self.rng_state(), self.dist)
+        if self.dist.is_main:
+            save_checkpoint({**self.state(), "rng": rng_states}, self.output_folder / name)
 
     def load(self, path: Path) -> None:
         state = load_checkpoint(path, map_location=self.device)
@@ -187,14 +220,17 @@ class SynthesisTrainer:
         self.epoch = state["epoch"]
         self.history.load_state_dict(state["history"])
         self.early_stopping.load_state_dict(state["early_stopping"])
-        torch.set_rng_state(state["rng"]["torch"])
-        np.random.set_state(state["rng"]["numpy"])
-        random.setstate(state["rng"]["python"])
+        rng = state["rng"][self.dist.rank] if self.dist.rank < len(state["rng"]) \
+            else state["rng"][0]  # resumed on more processes than it was saved from
+        torch.set_rng_state(rng["torch"])
+        np.random.set_state(rng["numpy"])
+        random.setstate(rng["python"])
 
     def resume(self) -> bool:
         """Continue from ``checkpoint_latest.pth`` (False when there is none)."""
         for debris in self.output_folder.glob(".checkpoint_*.pth.*.tmp*"):
-            debris.unlink()  # a write that a kill interrupted; the checkpoint itself is intact
+            if self.dist.is_main:
+                debris.unlink(missing_ok=True)  # a write that a kill interrupted; the checkpoint itself is intact
         latest = self.output_folder / "checkpoint_latest.pth"
         if not latest.is_file():
             return False
@@ -204,6 +240,8 @@ class SynthesisTrainer:
 
     # ------------------------------------------------------------------ the loop
     def log(self, text: str) -> None:
+        if not self.dist.is_main:
+            return
         log_line(self.output_folder / "training_log.txt",
                  f"{time.strftime('%Y-%m-%d %H:%M:%S')}: {text}")
 
@@ -237,14 +275,17 @@ class SynthesisTrainer:
         losses = [self.train_step(next(loader)) for _ in bar]
         val_loss, val_psnr = self.validate()
         is_best = self.early_stopping.update(self.epoch, val_loss)
-        self.history.append(train_loss=float(np.mean(losses)), val_loss=val_loss,
+        train_loss = ddp.sum_across_ranks([float(np.mean(losses))], self.dist,
+                                          self.device)[0] / self.dist.world_size
+        self.history.append(train_loss=train_loss, val_loss=val_loss,
                             val_psnr=val_psnr, learning_rate=self.optimizer.param_groups[0]["lr"],
                             epoch_seconds=time.perf_counter() - started)
         self.epoch += 1
         if is_best:
             self.save("checkpoint_best.pth")
         self.save("checkpoint_latest.pth")
-        self.history.plot(self.output_folder / "progress.png", title=self.run.describe())
+        if self.dist.is_main:
+            self.history.plot(self.output_folder / "progress.png", title=self.run.describe())
         self.log(f"epoch {self.epoch}: train loss {self.history.train_loss[-1]:.6f}, "
                  f"val loss {val_loss:.6f}, val PSNR {val_psnr:.2f} dB"
                  f"{' (best)' if is_best else ''}, {self.history.epoch_seconds[-1]:.1f} s")
@@ -253,6 +294,8 @@ class SynthesisTrainer:
         """Score the best model on the fold's validation cases (``validation/summary.json``)."""
         from autosynth.training.validation import validate_cases
 
+        if not self.dist.is_main:
+            return {}
         best = self.output_folder / checkpoint
         if best.is_file():
             self.network.load_state_dict(load_checkpoint(best, self.device)["network"])
