@@ -91,8 +91,7 @@ class SynthesisTrainer:
             self.configure_network(dataclasses.asdict(self.config.network)),
             input_channels=len(self.run.source_channels))
         self.network = build_network(self.network_config).to(self.device)
-        if self.device.type == "cpu":
-            self.network = self.network.to(memory_format=torch.channels_last)
+        self.network = self.network.to(memory_format=torch.channels_last)  # CPU and CUDA
         self.has_batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm)
                                   for m in self.network.modules())
         self.forward_network = self.network
