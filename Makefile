@@ -36,9 +36,7 @@ test-fast: $(STAMP)
 
 ## The main job end to end on the simulated demo cohort.
 demo: $(STAMP)
-	@echo "make demo: the end-to-end demo is not built yet (see the open issues:"
-	@echo "demo cohort, plan/preprocess, train, predict/evaluate)."
-	@exit 1
+	$(PYTHON) -m autosynth.cli.demo --home $(DEMO_DIR)
 
 clean-demo:
 	rm -rf $(DEMO_DIR)

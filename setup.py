@@ -5,6 +5,7 @@ CONSOLE_SCRIPTS = [
     "autosynth_verify = autosynth.cli.verify:main",
     "autosynth_train = autosynth.cli.train:main",
     "autosynth_ablation = autosynth.cli.ablation:main",
+    "autosynth_demo = autosynth.cli.demo:main",
     "autosynth_convert_brats = dataset_conversion.brats:main",
     "autosynth_convert_ixi = dataset_conversion.ixi:main",
     "autosynth_make_demo_dataset = dataset_conversion.simulated_brats.cli:main",

@@ -101,11 +101,11 @@ def plot_rows(rows: dict, path: str | os.PathLike,
 
 
 def write_comparison(rows: dict, folder: Path, stem: str, reference: str | None = None,
-                     title: str = "") -> dict:
+                     title: str = "", metrics: tuple[str, ...] = TABLE_METRICS) -> dict:
     """``<stem>.json`` (summary + per-case values), ``<stem>.md`` and ``<stem>.png``."""
-    comparison = compare(rows, reference)
+    comparison = compare(rows, reference, metrics)
     write_json_atomic(folder / f"{stem}.json", {**comparison, "cases": rows})
     write_text_atomic(folder / f"{stem}.md", (f"# {title}\n\n" if title else "")
-                      + markdown_table(comparison))
+                      + markdown_table(comparison, metrics))
     plot_rows(rows, folder / f"{stem}.png")
     return comparison

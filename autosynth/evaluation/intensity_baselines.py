@@ -77,3 +77,27 @@ def write_baseline_predictions(cases: list[CaseFiles], source_channel_number: in
         write_image_like(source, reference, identity_folder / f"{case.case_id}.nii.gz")
         matched = np.where(mask, mapping(source), 0).astype(np.float32)
         write_image_like(matched, reference, matched_folder / f"{case.case_id}.nii.gz")
+
+
+def score_in_preprocessed_space(preprocessed_folder: Path, cases: list[str],
+                                source_channel: int, target_channel: int,
+                                mapping: HistogramMapping) -> dict[str, dict[str, dict]]:
+    """Per-case metrics of both baselines on the model's grid and [0, 1] scale.
+
+    The same space and code as the trainer's validation summary, so the rows are comparable.
+    """
+    from autosynth.evaluation.metrics import compute_metrics
+
+    rows: dict[str, dict[str, dict]] = {"identity (normalised source)": {},
+                                        "histogram matching": {}}
+    for case in cases:
+        data, mask, labels, _ = load_case(preprocessed_folder, case)
+        brain = np.asarray(mask) > 0
+        source = np.asarray(data[source_channel], dtype=np.float32) * brain
+        reference = np.asarray(data[target_channel], dtype=np.float32) * brain
+        labels = None if labels is None else np.array(labels)
+        for name, prediction in (("identity (normalised source)", source),
+                                 ("histogram matching", mapping(source) * brain)):
+            metrics = compute_metrics(prediction, reference, mask=brain, labels=labels)
+            rows[name][case] = {k: float(v) for k, v in metrics.items() if np.isscalar(v)}
+    return rows
