@@ -45,7 +45,9 @@ def main() -> None:
     if not torch.cuda.is_available():
         print("gpu_memory: no CUDA device here; run this on a machine with an NVIDIA GPU")
         sys.exit(0)
-    low = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    from autosynth.training.context import cuda_autocast_dtype
+
+    low = cuda_autocast_dtype()
     rows = []
     plan = paper_network()
     fixed = fixed_mib(count_parameters(plan))

@@ -38,7 +38,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         "$AUTOSYNTH_PREPROCESSED/<name>/")
     parser.add_argument("-np", "--num-processes", type=int, default=DEFAULT_PROCESSES,
                         help="worker processes, each holding one case at a time (memory grows "
-                        f"with this number; default {DEFAULT_PROCESSES})")
+                        "with this number; default: min(4, CPU count))")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
@@ -153,7 +153,7 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
     return argparse.ArgumentParser(prog=prog, description=description)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = _parser("autosynth_plan_and_preprocess",
                      "Fingerprint a raw dataset, plan its configurations (plans.json), make the "
                      "patient-level split (splits_final.json) and preprocess every training "
@@ -166,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     _plan_options(parser, f"configurations to plan and preprocess (default: "
                           f"{' '.join(PLANNERS)}): 2d is planned from the data, 2d_paper is "
                           "the paper's exact settings")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     def all_steps(a):
@@ -177,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     return _run(parser.prog, all_steps, args)
 
 
-def extract_fingerprint_main(argv: list[str] | None = None) -> int:
+def build_extract_fingerprint_parser() -> argparse.ArgumentParser:
     parser = _parser("autosynth_extract_fingerprint",
                      "Measure a raw dataset once: geometry, brain box, slice occupancy and "
                      "intensity statistics per case, and dataset-wide medians, written to "
@@ -186,10 +191,15 @@ def extract_fingerprint_main(argv: list[str] | None = None) -> int:
     _verify_option(parser)
     parser.add_argument("--overwrite", action="store_true",
                         help="recompute even when the raw files are unchanged")
+    return parser
+
+
+def extract_fingerprint_main(argv: list[str] | None = None) -> int:
+    parser = build_extract_fingerprint_parser()
     return _run(parser.prog, _fingerprint, parser.parse_args(argv))
 
 
-def plan_main(argv: list[str] | None = None) -> int:
+def build_plan_parser() -> argparse.ArgumentParser:
     parser = _parser("autosynth_plan",
                      "Plan configurations from fingerprint.json into plans.json (configurations"
                      " already there are kept with their edits unless --overwrite) and write "
@@ -199,10 +209,15 @@ def plan_main(argv: list[str] | None = None) -> int:
                         help="re-plan configurations already in plans.json (discarding edits "
                         "made to them) and make a new split")
     _plan_options(parser, f"configurations to plan (default: {' '.join(PLANNERS)})")
+    return parser
+
+
+def plan_main(argv: list[str] | None = None) -> int:
+    parser = build_plan_parser()
     return _run(parser.prog, _plan, parser.parse_args(argv))
 
 
-def preprocess_main(argv: list[str] | None = None) -> int:
+def build_preprocess_parser() -> argparse.ArgumentParser:
     parser = _parser("autosynth_preprocess",
                      "Preprocess every training case for configurations of plans.json into "
                      "$AUTOSYNTH_PREPROCESSED/<dataset>/<configuration>/. Cases whose raw files "
@@ -210,6 +225,11 @@ def preprocess_main(argv: list[str] | None = None) -> int:
     _common(parser)
     parser.add_argument("-c", "--configurations", nargs="+", default=None, metavar="CONFIG",
                         help="configurations to preprocess (default: all in plans.json)")
+    return parser
+
+
+def preprocess_main(argv: list[str] | None = None) -> int:
+    parser = build_preprocess_parser()
     return _run(parser.prog, _preprocess, parser.parse_args(argv))
 
 

@@ -33,7 +33,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "SynthesisTrainer_TransposedConv, SynthesisTrainer_BatchNorm, "
                         "SynthesisTrainer_MAELoss, SynthesisTrainer_<N>epochs, or a class from "
                         "a module named in $AUTOSYNTH_EXTRA_TRAINERS")
-    parser.add_argument("-p", "--plans", default="autosynthPlans", help="plans name")
     parser.add_argument("--c", dest="resume", action="store_true",
                         help="continue from checkpoint_latest.pth exactly where it stopped")
     parser.add_argument("--epochs", type=int, default=None,
@@ -84,7 +83,7 @@ def train_process(args: argparse.Namespace) -> int:
         trainer_class = get_trainer_class(args.trainer)
         run = TrainingRun.create(dataset, args.configuration, args.fold,
                                  [s.strip() for s in args.source.split(",") if s.strip()],
-                                 args.target, trainer_class.__name__, args.plans)
+                                 args.target, trainer_class.__name__)
     except (DatasetNotFoundError, FileNotFoundError, ValueError, ImportError) as err:
         print(f"autosynth_train: {err}", file=sys.stderr)
         return 2

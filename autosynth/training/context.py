@@ -35,13 +35,18 @@ def fold_folder_name(fold: int | str) -> str:
     return f"fold_{fold}"
 
 
+def cuda_autocast_dtype() -> torch.dtype:
+    """bf16 where the GPU computes it natively (Ampere and later), else fp16 (which needs a
+    gradient scaler); emulated bf16 on older GPUs would be slow."""
+    native_bf16 = torch.cuda.is_bf16_supported(including_emulation=False)
+    return torch.bfloat16 if native_bf16 else torch.float16
+
+
 @contextlib.contextmanager
 def autocast(device: torch.device):
-    """bf16 autocast on CUDA where supported, else fp16; fp32 elsewhere (bf16 is 9x slower on
-    these CPUs, DESIGN.md 8)."""
+    """Mixed precision on CUDA; fp32 elsewhere (bf16 is 9x slower on these CPUs, DESIGN.md 8)."""
     if device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        with torch.autocast("cuda", dtype=dtype):
+        with torch.autocast("cuda", dtype=cuda_autocast_dtype()):
             yield
     else:
         yield
@@ -89,8 +94,8 @@ class TrainingRun:
 
     @classmethod
     def create(cls, dataset: str | int, configuration: str, fold: int | str,
-               sources: list[str], target: str, trainer_name: str = "SynthesisTrainer",
-               plans_name: str = DEFAULT_PLANS) -> "TrainingRun":
+               sources: list[str], target: str, trainer_name: str = "SynthesisTrainer"
+               ) -> "TrainingRun":
         """Resolve names, read plans, dataset.json and splits, and check the translation."""
         from autosynth.experiment_planning.plans import Plans
         from autosynth.utils.files import read_json

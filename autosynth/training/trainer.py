@@ -106,7 +106,7 @@ class SynthesisTrainer:
         self.optimizer = self.build_optimizer(self.network.parameters())
         # fp16 autocast (CUDA without bf16) needs loss scaling; bf16 and fp32 do not
         self.grad_scaler = (torch.amp.GradScaler("cuda") if self.device.type == "cuda"
-                            and not torch.cuda.is_bf16_supported() else None)
+                            and context.cuda_autocast_dtype() == torch.float16 else None)
         self.train_index, self.val_index = self.run.slice_indices()
         self.val_batches = fixed_validation_batches(
             self.val_index, self.run.source_channels, self.run.target_channel,
