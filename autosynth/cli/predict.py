@@ -1,0 +1,150 @@
+"""``autosynth_predict``: synthesise the target contrast for a new cohort with a trained model."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+PROG = "autosynth_predict"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Synthesise TARGET from SOURCE for every case of an input folder and write "
+        "OUT/CASE.nii.gz on exactly the input's grid (size, spacing, origin, direction), 0 "
+        "outside the brain. The model's own plan (the copy in its folder) preprocesses the "
+        "input; every step is inverted afterwards. Intensities are on the normalised [0, 1] "
+        "scale the model was trained on unless --denormalize. See documentation/prediction.md.")
+    io = parser.add_argument_group("input and output")
+    io.add_argument("-i", "--input", required=True, type=Path,
+                    help="folder of input images: CASE_XXXX.nii.gz with XXXX the channel "
+                    "number in the model's dataset.json, or, for a model with one source "
+                    "contrast, plain CASE.nii.gz files. Never modified")
+    io.add_argument("-o", "--output", required=True, type=Path,
+                    help="output folder (created); gets CASE.nii.gz per case and "
+                    "prediction_info.json")
+    io.add_argument("--masks", type=Path, default=None,
+                    help="folder of brain masks CASE.nii.gz on the inputs' grids; without it "
+                    "the mask is derived from the source images (non-zero, largest component, "
+                    "holes filled: right for skull-stripped images)")
+    model = parser.add_argument_group("model (by name, or -m)")
+    model.add_argument("-s", "--source", default=None,
+                       help="source contrast(s) as named in dataset.json; several joined by "
+                       "commas, e.g. T1,T2 (required unless -m)")
+    model.add_argument("-t", "--target", default=None,
+                       help="target contrast, e.g. FLAIR (required unless -m)")
+    model.add_argument("-d", "--dataset", default=None,
+                       help="dataset id or name the model was trained on; may be left out when "
+                       "one dataset in $AUTOSYNTH_RESULTS has this translation")
+    model.add_argument("-c", "--configuration", default="2d",
+                       help="configuration the model was trained with (default 2d)")
+    model.add_argument("-tr", "--trainer", default="SynthesisTrainer",
+                       help="trainer class the model was trained with (default SynthesisTrainer)")
+    model.add_argument("-p", "--plans", default="autosynthPlans",
+                       help="plans name the model folder is named with (default autosynthPlans)")
+    model.add_argument("-m", "--model-folder", type=Path, default=None,
+                       help="the model folder itself (.../<Trainer>__<plans>__<config>/"
+                       "<SRC>_to_<TGT>), instead of -d/-c/-tr/-s/-t")
+    model.add_argument("-f", "--folds", nargs="+", default=None,
+                       help="folds to average, e.g. -f 0 1 2 3 4 or -f all (default: every fold "
+                       "of the model folder that has the checkpoint)")
+    model.add_argument("--checkpoint", default="best", choices=["best", "final", "latest"],
+                       help="checkpoint of each fold: best (lowest validation loss, the paper's "
+                       "choice; default), final or latest")
+    run = parser.add_argument_group("how")
+    run.add_argument("--tta", action="store_true",
+                     help="test-time augmentation: also predict the left-right mirrored slices "
+                     "and average (twice the network time)")
+    run.add_argument("--denormalize", action="store_true",
+                     help="write intensities on the target contrast's scale of the training "
+                     "set (median in-brain mean/SD of the development cases) instead of [0, 1]")
+    run.add_argument("--continue", dest="resume", action="store_true",
+                     help="skip cases whose output exists (outputs are written atomically, so "
+                     "an existing file is complete)")
+    run.add_argument("-np", "--num-processes", type=int, default=1,
+                     help="worker processes, each predicting whole cases with cores/N threads "
+                     "(default 1: all cores on one case at a time)")
+    run.add_argument("--num-parts", type=int, default=1,
+                     help="split the cohort into K disjoint parts (sorted case ids, every K-th "
+                     "case) to run K predictions side by side, e.g. one per GPU (default 1)")
+    run.add_argument("--part-id", type=int, default=0, help="which part this run does, 0..K-1")
+    run.add_argument("--device", default=None, choices=["cpu", "cuda", "mps"],
+                     help="default: cuda if available, else mps, else cpu")
+    run.add_argument("--batch-size", type=int, default=None,
+                     help="slices per forward pass (default 4 on CPU, 32 on GPU; measured in "
+                     "benchmarks/inference.py)")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser
+
+
+def _dataset_with_translation(sources: list[str], target: str, run_folder: str) -> str:
+    """The one dataset in the results root with this trained translation."""
+    from autosynth.inference.errors import PredictionError
+    from autosynth.paths import results_root
+    from autosynth.training.context import translation_name
+
+    name = translation_name(sources, target)
+    found = sorted(p.parent.parent.name for p in results_root().glob(f"*/{run_folder}/{name}")
+                   if p.is_dir())
+    if len(found) != 1:
+        raise PredictionError(f"give the dataset with -d: {len(found)} datasets in "
+                              f"{results_root()} have {run_folder}/{name} "
+                              f"({', '.join(found) or 'none'})")
+    return found[0]
+
+
+def resolve_model(args: argparse.Namespace):
+    """The :class:`TrainedModel` named by -m or by -d/-c/-tr/-s/-t; checks -s/-t against it."""
+    from autosynth.inference.errors import PredictionError
+    from autosynth.inference.model_folder import TrainedModel, find_model_folder
+
+    sources = [s.strip() for s in args.source.split(",") if s.strip()] if args.source else None
+    if args.model_folder is None:
+        if not sources or not args.target:
+            raise PredictionError("give the translation with -s SOURCE -t TARGET (or the model "
+                                  "folder with -m)")
+        dataset = args.dataset or _dataset_with_translation(
+            sources, args.target, f"{args.trainer}__{args.plans}__{args.configuration}")
+        folder = find_model_folder(dataset, sources, args.target, args.configuration,
+                                   args.trainer, args.plans)
+    else:
+        folder = args.model_folder
+    model = TrainedModel.load(folder)
+    if sources is not None and [s.lower() for s in sources] != [s.lower() for s in model.sources]:
+        raise PredictionError(f"{model.folder}: the model translates {'+'.join(model.sources)}, "
+                              f"not {'+'.join(sources)}")
+    if args.target and args.target.lower() != model.target.lower():
+        raise PredictionError(f"{model.folder}: the model synthesises {model.target}, not "
+                              f"{args.target}")
+    return model
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from autosynth.cli.train import default_device
+    from autosynth.dataset.dataset_json import DatasetJsonError
+    from autosynth.inference import (PredictionError, PredictionSettings, discover_input_cases,
+                                     predict_cohort, select_part)
+    from autosynth.paths import DatasetNotFoundError
+
+    try:
+        model = resolve_model(args)
+        cases = discover_input_cases(args.input, model.sources, model.dataset_json, args.masks)
+        part = select_part(cases, args.num_parts, args.part_id)
+        settings = PredictionSettings(folds=args.folds, checkpoint=args.checkpoint,
+                                      mirror=args.tta, denormalize=args.denormalize,
+                                      device=args.device or default_device(),
+                                      batch_size=args.batch_size)
+        result = predict_cohort(part, model, args.output, settings, args.num_processes,
+                                args.resume, progress=not args.no_progress)
+    except (PredictionError, DatasetNotFoundError, DatasetJsonError) as err:
+        print(f"{PROG}: {err}", file=sys.stderr)
+        return 2
+    print(f"{PROG}: {model.describe()}: {result['predicted']} case(s) predicted, "
+          f"{result['skipped']} skipped (already done) -> {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Put the reference images on the predictions' scale before comparing them.
+
+A model predicts its target on the normalised [0, 1] scale it was trained on, so the real
+target image must be normalised **the same way** (same scheme, same fixed window, its own
+in-brain statistics) or the metrics compare two different scales. Where the scheme comes from,
+first match wins:
+
+1. ``--normalization SCHEME`` given explicitly (``none``: references used as they are);
+2. a plan (``-d``/``--plans`` with the target contrast): the target's scheme and window, as
+   in training;
+3. ``prediction_info.json`` in the prediction folder (written by ``autosynth_predict``): the
+   model's target normalisation;
+4. otherwise **per case**: ``percentile_01`` (the case's in-brain 0.5 / 99.5 % percentiles
+   mapped to [0, 1]), which is ``brain_zscore_01`` with each case's own z window.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from autosynth.evaluation.errors import EvaluationError
+from autosynth.experiment_planning.plans import (NORMALIZATION_SCHEMES, NormalizationPlan,
+                                                 Plans, PlansError)
+from autosynth.preprocessing.normalization import normalization_parameters, normalize
+
+PER_CASE_DEFAULT = NormalizationPlan("percentile_01", percentile_low=0.5, percentile_high=99.5)
+
+
+@dataclass
+class ReferenceScale:
+    """The normalisation applied to every reference, and where it came from."""
+
+    plan: NormalizationPlan
+    origin: str
+
+    def to_dict(self) -> dict:
+        return {"scheme": self.plan.scheme, "parameters": {k: v for k, v in asdict(self.plan)
+                                                          .items() if v is not None},
+                "origin": self.origin}
+
+
+def plan_for_target(plans_file: Path, configuration: str, target: str) -> NormalizationPlan:
+    try:
+        config = Plans.load(plans_file).configuration(configuration)
+    except PlansError as err:
+        raise EvaluationError(str(err)) from None
+    if target not in config.normalization:
+        raise EvaluationError(f"{plans_file}: configuration '{configuration}' has no contrast "
+                              f"'{target}'; known: {', '.join(config.normalization)}")
+    return config.normalization[target]
+
+
+def choose_scale(scheme: str | None = None, plan: NormalizationPlan | None = None,
+                 plan_origin: str = "", prediction_info: dict | None = None,
+                 z_window: tuple[float, float] | None = None) -> ReferenceScale:
+    """Apply the precedence above. ``plan`` is the target's plan when a plans file was given."""
+    if scheme is not None and scheme not in NORMALIZATION_SCHEMES:
+        raise EvaluationError(f"--normalization must be one of {', '.join(NORMALIZATION_SCHEMES)}")
+    from_info = None
+    if prediction_info and prediction_info.get("target_normalization"):
+        from_info = NormalizationPlan(**prediction_info["target_normalization"])
+    known = [(plan, plan_origin), (from_info, "prediction_info.json of the predictions")]
+    if scheme is None:
+        for candidate, origin in known:
+            if candidate is not None:
+                return ReferenceScale(candidate, origin)
+        return ReferenceScale(PER_CASE_DEFAULT, "per case (no plan given)")
+    if scheme == "brain_zscore_01":
+        if z_window is not None:
+            return ReferenceScale(NormalizationPlan(scheme, *map(float, z_window)), "--z-window")
+        for candidate, origin in known:
+            if candidate is not None and candidate.scheme == scheme:
+                return ReferenceScale(candidate, origin)
+        raise EvaluationError("--normalization brain_zscore_01 needs its z window: give the "
+                              "dataset (-d) or a plans file, or --z-window LOW HIGH")
+    if scheme == "percentile_01":
+        return ReferenceScale(PER_CASE_DEFAULT, "--normalization percentile_01")
+    return ReferenceScale(NormalizationPlan("none"), "--normalization none")
+
+
+def normalise_reference(image: np.ndarray, brain: np.ndarray, scale: ReferenceScale
+                        ) -> np.ndarray:
+    """The reference on the [0, 1] scale (0 outside the brain); unchanged for 'none'."""
+    if scale.plan.scheme == "none":
+        return np.asarray(image, dtype=np.float32)
+    params = normalization_parameters(image, brain, scale.plan)
+    return normalize(image, brain, params)

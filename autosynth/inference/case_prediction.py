@@ -1,0 +1,89 @@
+"""Predict one case: the model's own preprocessing, the networks, every step inverted.
+
+read sources (one grid) -> brain mask (file or derived) -> ``preprocess_case`` with the model's
+plan (every slice holding brain kept) -> networks -> ``restore_to_original`` -> clip to [0, 1]
+-> times the brain mask -> (optional) target intensity scale -> written with the first source
+file's own header, so the output grid equals the input grid to the last bit.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from autosynth.dataset.image_io import ImageIOError, read_case, read_image, write_image_like
+from autosynth.inference.errors import PredictionError
+from autosynth.inference.input_cases import InputCase
+from autosynth.inference.model_folder import TrainedModel
+from autosynth.preprocessing.brain_mask import derive_brain_mask
+from autosynth.preprocessing.case_preprocessing import (PreprocessingError, preprocess_case,
+                                                        restore_to_original)
+
+
+@dataclass
+class CaseTimings:
+    """Seconds per step of one case (for the benchmark and the log)."""
+
+    read: float = 0.0
+    preprocess: float = 0.0
+    network: float = 0.0
+    restore: float = 0.0
+    write: float = 0.0
+    slices: int = 0
+
+    @property
+    def total(self) -> float:
+        return self.read + self.preprocess + self.network + self.restore + self.write
+
+
+def read_input(case: InputCase) -> tuple[np.ndarray, np.ndarray, object]:
+    """Source images ``(C, Z, Y, X)``, boolean brain mask and the geometry; one grid for all."""
+    try:
+        images, geometry = read_case(list(case.sources))
+        if case.mask is None:
+            return images, derive_brain_mask(images), geometry
+        mask, mask_geometry = read_image(case.mask, np.float32)
+    except ImageIOError as err:
+        raise PredictionError(f"case {case.case_id}: {err}") from None
+    difference = geometry.differences(mask_geometry)
+    if difference:
+        raise PredictionError(f"{case.mask}: grid differs from {case.sources[0]}: "
+                              + "; ".join(difference))
+    return images, mask > 0, geometry
+
+
+def predict_case(case: InputCase, model: TrainedModel,
+                 predict_slices: Callable[[np.ndarray], np.ndarray], output: Path,
+                 target_scale: dict | None = None) -> CaseTimings:
+    """Write ``output`` for ``case``; ``target_scale`` = denormalisation parameters or None."""
+    timings, clock = CaseTimings(), time.perf_counter()
+    images, brain, geometry = read_input(case)
+    if not brain.any():
+        raise PredictionError(f"case {case.case_id}: the brain mask is empty "
+                              f"({case.mask or 'derived from all-zero images'})")
+    timings.read, clock = time.perf_counter() - clock, time.perf_counter()
+    try:
+        data, _, _, properties = preprocess_case(
+            images, brain, geometry, model.configuration, model.sources, case_id=case.case_id,
+            configuration=model.configuration_name, null_slice_fraction=0.0)
+    except PreprocessingError as err:
+        raise PredictionError(str(err)) from None
+    del images
+    timings.preprocess, clock = time.perf_counter() - clock, time.perf_counter()
+    prediction = predict_slices(data)
+    timings.slices = int(data.shape[1])
+    timings.network, clock = time.perf_counter() - clock, time.perf_counter()
+    restored = restore_to_original(prediction, properties, order=3)
+    np.clip(restored, 0.0, 1.0, out=restored)
+    restored *= brain
+    if target_scale is not None:
+        from autosynth.inference.denormalization import to_target_scale
+
+        restored = to_target_scale(restored, target_scale, brain)
+    timings.restore, clock = time.perf_counter() - clock, time.perf_counter()
+    write_image_like(restored, case.sources[0], output)
+    timings.write = time.perf_counter() - clock
+    return timings

@@ -1,0 +1,97 @@
+"""The trained networks of one model, run over a stack of slices: folds and flips averaged.
+
+Each fold's checkpoint records its own network description (``network_config``), so a trainer
+variant (transposed convolutions, batch norm) is rebuilt as it was trained, whatever the plan
+says. Inference runs under ``torch.inference_mode`` in channels-last memory format (on this
+CPU 1.2-1.4x faster than the default layout, see ``benchmarks/inference.py``).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from autosynth.inference.errors import PredictionError
+
+# slices per forward pass, chosen by benchmarks/inference.py (results/inference.json)
+CPU_BATCH_SIZE = 4
+GPU_BATCH_SIZE = 32
+
+
+def default_batch_size(device: torch.device) -> int:
+    return GPU_BATCH_SIZE if device.type == "cuda" else CPU_BATCH_SIZE
+
+
+def load_network(checkpoint: str | os.PathLike, device: torch.device) -> nn.Module:
+    """One fold's network in evaluation mode, built from the checkpoint's own description."""
+    from autosynth.architectures import UNetConfig, build_network
+    from autosynth.training.checkpointing import load_checkpoint
+
+    checkpoint = Path(checkpoint)
+    try:
+        state = load_checkpoint(checkpoint, map_location="cpu")
+        network = build_network(UNetConfig.from_dict(state["network_config"]))
+        network.load_state_dict(state["network"])
+    except (KeyError, RuntimeError, ValueError, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise PredictionError(f"{checkpoint}: not a usable autosynth checkpoint ({first})") \
+            from None
+    return network.to(device).to(memory_format=torch.channels_last).eval()
+
+
+def input_channels(network: nn.Module) -> int | None:
+    config = getattr(network, "config", None)
+    return getattr(config, "input_channels", None)
+
+
+class SlicePredictor:
+    """Average of ``networks`` (one per fold), optionally also over left-right mirrored input.
+
+    The mirror is along the patch's last axis (W), the axis the training augmentation flips,
+    which is the patient's left-right axis for axial slices of the usual orientations.
+    """
+
+    def __init__(self, networks: list[nn.Module], device: torch.device | str = "cpu",
+                 batch_size: int | None = None, mirror: bool = False,
+                 channels_last: bool = True):
+        if not networks:
+            raise PredictionError("no network to predict with")
+        self.networks = networks
+        self.device = torch.device(device)
+        self.batch_size = batch_size or default_batch_size(self.device)
+        self.mirror = mirror
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+
+    def _autocast(self):
+        from autosynth.training.context import autocast
+
+        return autocast(self.device)
+
+    @torch.inference_mode()
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        """``(C, S, H, W)`` normalised source slices -> ``(S, H, W)`` float32 prediction."""
+        channels, slices = data.shape[:2]
+        for network in self.networks:
+            expected = input_channels(network)
+            if expected is not None and expected != channels:
+                raise PredictionError(f"the network takes {expected} input channel(s), the "
+                                      f"case gives {channels}")
+        out = np.empty((slices, *data.shape[2:]), dtype=np.float32)
+        passes = len(self.networks) * (2 if self.mirror else 1)
+        for start in range(0, slices, self.batch_size):
+            batch = np.ascontiguousarray(np.moveaxis(
+                data[:, start:start + self.batch_size], 0, 1), dtype=np.float32)
+            x = torch.from_numpy(batch).to(self.device)
+            x = x.contiguous(memory_format=self.memory_format)
+            total = None
+            with self._autocast():
+                for network in self.networks:
+                    y = network(x).float()
+                    if self.mirror:
+                        y = y + network(torch.flip(x, dims=(3,))).float().flip(dims=(3,))
+                    total = y if total is None else total + y
+            out[start:start + batch.shape[0]] = (total[:, 0] / passes).cpu().numpy()
+        return out
