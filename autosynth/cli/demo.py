@@ -1,7 +1,8 @@
 """``autosynth_demo``: the main job end to end on the simulated cohort (what ``make demo`` runs).
 
-simulate cohort -> plan and preprocess -> train SOURCE -> TARGET on one fold -> score the model
-and two baselines on the held-out test cases -> print the table and where the figures are.
+simulate cohort -> plan and preprocess -> train SOURCE -> TARGET on one fold -> autosynth_test
+on the held-out test cases, plus two baselines scored the same way -> print the table and where
+the figures are.
 Every step is idempotent, so an interrupted demo continues where it stopped.
 """
 from __future__ import annotations
@@ -51,41 +52,56 @@ def run(label: str, main, argv: list[str]) -> None:
         raise SystemExit(f"autosynth_demo: {label} failed (exit {code})")
 
 
-def score_test_split(dataset: str, sources: list[str], target: str, fold: str,
-                     device: str) -> tuple[dict, Path]:
-    """Per-case metrics of the model and both baselines on the test cases, one table."""
-    import torch
-
-    from autosynth.evaluation.comparison import write_comparison
+def add_baseline_rows(dataset: str, sources: list[str], target: str, fold: str) -> str:
+    """Score both baselines on the test cases exactly as autosynth_test scored the model, add
+    them to ``test_summary.{md,json}`` and return the table."""
+    from autosynth.evaluation.evaluator import EvaluationCase, evaluate_cases
+    from autosynth.evaluation.held_out import brain_masks, held_out_cases
+    from autosynth.evaluation.held_out_summary import load_rows, write_test_summary
     from autosynth.evaluation.intensity_baselines import (fit_histogram_mapping,
-                                                          score_in_preprocessed_space)
-    from autosynth.training.checkpointing import load_checkpoint
+                                                          write_baseline_predictions)
+    from autosynth.evaluation.reference_scale import ReferenceScale
+    from autosynth.evaluation.summary import Row
+    from autosynth.paths import raw_root, results_root
     from autosynth.training.context import TrainingRun
-    from autosynth.training.trainer import SynthesisTrainer
-    from autosynth.training.validation import validate_cases
-    from autosynth.utils.files import read_json
 
     run_ = TrainingRun.create(dataset, "2d", fold, sources, target)
-    trainer = SynthesisTrainer(run_, device=device, progress=False)
-    trainer.initialize()
-    best = run_.output_folder / "checkpoint_best.pth"
-    trainer.network.load_state_dict(load_checkpoint(best, torch.device(device))["network"])
-    test_cases = read_json(run_.preprocessed_folder.parent / "splits_final.json")["test"]
-    model = validate_cases(trainer.network, run_.preprocessed_folder, test_cases,
-                           run_.source_channels, run_.target_channel, torch.device(device),
-                           run_.output_folder / "test_preprocessed_space.json")
+    results = results_root() / run_.dataset_name
+    dataset_json, cases = held_out_cases(raw_root() / run_.dataset_name,
+                                         run_.preprocessed_folder.parent)
+    masks = brain_masks(cases, results / "test_set_masks")
+    source_channel = dataset_json.channel_index(sources[0])
+    target_channel = dataset_json.channel_index(target)
     mapping = fit_histogram_mapping(run_.preprocessed_folder, run_.train_cases,
                                     run_.source_channels[0], run_.target_channel)
-    baselines = score_in_preprocessed_space(run_.preprocessed_folder, test_cases,
-                                            run_.source_channels[0], run_.target_channel,
-                                            mapping)
-    rows = {f"U-Net ({run_.trainer_name})": model["cases"], **baselines}
-    folder = run_.model_folder / "demo"
-    title = (f"{'+'.join(sources)} -> {target}, {len(test_cases)} held-out test cases, "
-             "normalised [0, 1] scale on the model grid")
-    metrics = ("psnr_brain", "ssim_brain", "mae_brain", "mse_brain")
-    return write_comparison(rows, folder, "model_vs_baselines", title=title,
-                            metrics=metrics), folder
+    folders = {"identity (normalised source)": results / "baselines" / "identity",
+               "histogram matching": results / "baselines" / "histogram_matching"}
+    write_baseline_predictions({c.case_id: c.channels[source_channel] for c in cases}, masks,
+                               run_.configuration.normalization[sources[0]], mapping,
+                               *folders.values(), dataset_json.file_ending)
+    scale = ReferenceScale(run_.configuration.normalization[target],
+                           f"the model's plan (2d, {target})")
+    rows = [row for row in load_rows(results) if row.name not in folders]
+    for name, folder in folders.items():
+        pairs = [EvaluationCase(c.case_id, folder / f"{c.case_id}{dataset_json.file_ending}",
+                                c.channels[target_channel], masks[c.case_id], c.label)
+                 for c in cases]
+        per_case = evaluate_cases(pairs, scale, run_.configuration.slice_axis, progress=False)
+        rows.append(Row(name, per_case, {"baseline": str(folder)}))
+    return write_test_summary(results, rows, run_.dataset_name, [c.case_id for c in cases])
+
+
+def model_is_ahead(dataset: str) -> bool:
+    """The model row beats every baseline row in mean in-brain PSNR and SSIM."""
+    from autosynth.paths import find_dataset_name, results_root
+    from autosynth.utils.files import read_json
+
+    rows = read_json(results_root() / find_dataset_name(dataset) / "test_summary.json")["rows"]
+    model = next(iter(rows.values()))["mean_sd"]
+    baselines = [r["mean_sd"] for name, r in rows.items()
+                 if name in ("identity (normalised source)", "histogram matching")]
+    return all(model[m]["mean"] > b[m]["mean"] for b in baselines
+               for m in ("psnr_brain", "ssim_brain"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.home:
         os.environ["AUTOSYNTH_HOME"] = str(Path(args.home).resolve())
     from autosynth.cli.plan_and_preprocess import main as plan_and_preprocess
+    from autosynth.cli.test import main as test
     from autosynth.cli.train import default_device, main as train
     from autosynth.paths import raw_root, results_root
     from dataset_conversion.simulated_brats.cli import main as make_demo_dataset
@@ -119,19 +136,17 @@ def main(argv: list[str] | None = None) -> int:
         resume = ["--c"] if (fold_folder / "checkpoint_latest.pth").is_file() else []
         run("training", train, [args.source, args.target, args.fold, "-d", str(DATASET_ID),
                                 "--epochs", str(args.epochs), "--device", device] + resume + quiet)
-    step("4/4 test split: model against baselines")
-    comparison, folder = score_test_split(str(DATASET_ID), sources, args.target, args.fold,
-                                          device)
-    print((folder / "model_vs_baselines.md").read_text())
-    rows = comparison["rows"]
-    model_row = next(iter(rows))
-    ahead = all(rows[model_row][m]["mean"] > rows[b][m]["mean"]
-                for b in list(rows)[1:] for m in ("psnr_brain", "ssim_brain"))
+    step("4/4 autosynth_test on the held-out test split, and the two baselines")
+    run("testing", test, ["-d", str(DATASET_ID), "-s", args.source, "-t", args.target,
+                          "-c", "2d", "-f", args.fold, "--device", device] + quiet)
+    print(add_baseline_rows(str(DATASET_ID), sources, args.target, args.fold))
+    ahead = model_is_ahead(str(DATASET_ID))
     print(f"model ahead of both baselines in in-brain PSNR and SSIM: {'yes' if ahead else 'NO'}")
+    results = results_root() / f"Dataset{DATASET_ID}_SimBraTS"
     print("\nfigures and tables:")
     for path in (raw_root() / f"Dataset{DATASET_ID}_SimBraTS" / "montage.png",
-                 fold_folder / "progress.png", fold_folder / "validation" / "summary.json",
-                 folder / "model_vs_baselines.md", folder / "model_vs_baselines.png"):
+                 fold_folder / "progress.png", fold_folder.parent / "test_set" / "figures",
+                 results / "test_summary.md"):
         print(f"  {path}")
     print(f"\nautosynth_demo finished in {(time.perf_counter() - started) / 60:.1f} min; "
           f"results under {results_root()}")

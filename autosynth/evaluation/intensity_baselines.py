@@ -16,10 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from autosynth.dataset.cases import CaseFiles
-from autosynth.dataset.image_io import write_image_like
-from autosynth.experiment_planning.plans import ConfigurationPlan
-from autosynth.preprocessing.case_io import load_case_with_mask
+from autosynth.dataset.image_io import read_image, write_image_like
+from autosynth.experiment_planning.plans import NormalizationPlan
 from autosynth.preprocessing.normalization import normalization_parameters, normalize
 from autosynth.preprocessing.storage import load_case
 
@@ -58,46 +56,24 @@ def fit_histogram_mapping(preprocessed_folder: Path, cases: list[str], source_ch
     return HistogramMapping(source_q, target_q)
 
 
-def normalised_source(case: CaseFiles, source_channel_number: int, config: ConfigurationPlan,
-                      source_name: str) -> tuple[np.ndarray, np.ndarray]:
-    """The case's source contrast normalised as the model normalises it, on its own grid."""
-    images, mask, _, _ = load_case_with_mask(case, [source_channel_number])
-    params = normalization_parameters(images[0], mask, config.normalization[source_name])
-    return normalize(images[0], mask, params), mask
+def normalised_source(source_file: Path, mask_file: Path,
+                      plan: NormalizationPlan) -> tuple[np.ndarray, np.ndarray]:
+    """The source image normalised as the model normalises it, on its own grid, and the brain."""
+    image, geometry = read_image(source_file)
+    mask, mask_geometry = read_image(mask_file)
+    if geometry.differences(mask_geometry):
+        raise ValueError(f"{mask_file}: grid differs from {source_file}")
+    brain = mask > 0
+    return normalize(image, brain, normalization_parameters(image, brain, plan)), brain
 
 
-def write_baseline_predictions(cases: list[CaseFiles], source_channel_number: int,
-                               source_name: str, config: ConfigurationPlan,
-                               mapping: HistogramMapping, identity_folder: Path,
-                               matched_folder: Path) -> None:
-    """``CASE.nii.gz`` of both baselines for every case, on the source image's grid."""
-    for case in cases:
-        source, mask = normalised_source(case, source_channel_number, config, source_name)
-        reference = case.channels[source_channel_number]
-        write_image_like(source, reference, identity_folder / f"{case.case_id}.nii.gz")
-        matched = np.where(mask, mapping(source), 0).astype(np.float32)
-        write_image_like(matched, reference, matched_folder / f"{case.case_id}.nii.gz")
-
-
-def score_in_preprocessed_space(preprocessed_folder: Path, cases: list[str],
-                                source_channel: int, target_channel: int,
-                                mapping: HistogramMapping) -> dict[str, dict[str, dict]]:
-    """Per-case metrics of both baselines on the model's grid and [0, 1] scale.
-
-    The same space and code as the trainer's validation summary, so the rows are comparable.
-    """
-    from autosynth.evaluation.metrics import compute_metrics
-
-    rows: dict[str, dict[str, dict]] = {"identity (normalised source)": {},
-                                        "histogram matching": {}}
-    for case in cases:
-        data, mask, labels, _ = load_case(preprocessed_folder, case)
-        brain = np.asarray(mask) > 0
-        source = np.asarray(data[source_channel], dtype=np.float32) * brain
-        reference = np.asarray(data[target_channel], dtype=np.float32) * brain
-        labels = None if labels is None else np.array(labels)
-        for name, prediction in (("identity (normalised source)", source),
-                                 ("histogram matching", mapping(source) * brain)):
-            metrics = compute_metrics(prediction, reference, mask=brain, labels=labels)
-            rows[name][case] = {k: float(v) for k, v in metrics.items() if np.isscalar(v)}
-    return rows
+def write_baseline_predictions(sources: dict[str, Path], masks: dict[str, Path],
+                               plan: NormalizationPlan, mapping: HistogramMapping,
+                               identity_folder: Path, matched_folder: Path,
+                               file_ending: str = ".nii.gz") -> None:
+    """Both baselines of every case (``sources``/``masks``: case id -> file), on its grid."""
+    for case, source_file in sorted(sources.items()):
+        source, brain = normalised_source(source_file, masks[case], plan)
+        write_image_like(source, source_file, identity_folder / f"{case}{file_ending}")
+        matched = np.where(brain, mapping(source), 0).astype(np.float32)
+        write_image_like(matched, source_file, matched_folder / f"{case}{file_ending}")

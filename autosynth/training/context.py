@@ -16,9 +16,6 @@ from autosynth.dataset.dataset_json import DatasetJson
 from autosynth.paths import find_dataset_name, preprocessed_root, results_root
 from autosynth.training.data_loading import SliceIndex
 
-DEFAULT_PLANS = "autosynthPlans"
-
-
 def translation_name(sources: list[str], target: str) -> str:
     """``T1_to_FLAIR``; several sources are joined with '+': ``T1+T2_to_FLAIR``."""
     return f"{'+'.join(sources)}_to_{target}"
