@@ -146,3 +146,24 @@ def test_uncompressed_inputs_give_outputs_in_the_models_ending(tmp_path, autosyn
                     str(tmp_path / "masks")) == 0
     output, out_geometry = read_image(tmp_path / "out" / "sub00.nii.gz")
     assert out_geometry == geometry and output.max() > 0
+
+
+@pytest.mark.slow
+def test_parts_run_concurrently_into_one_folder(tmp_path, autosynth_env):
+    """K processes started at once, one folder: every case once, same voxels as one run."""
+    import subprocess
+    import sys
+
+    model = make_model_folder(autosynth_env / "results")
+    ids = write_cohort(tmp_path / "in", n_cases=4)
+    assert _predict(model, tmp_path / "in", tmp_path / "single") == 0
+    command = [sys.executable, "-m", "autosynth.cli.predict", "-i", str(tmp_path / "in"),
+               "-o", str(tmp_path / "shared"), "-m", str(model), "--no-progress",
+               "--num-parts", "3"]
+    parts = [subprocess.Popen(command + ["--part-id", str(j)]) for j in range(3)]
+    assert [p.wait(timeout=300) for p in parts] == [0, 0, 0]
+    written = sorted(p.name for p in (tmp_path / "shared").iterdir())
+    assert written == sorted([f"{i}.nii.gz" for i in ids] + ["prediction_info.json"])
+    for case in ids:
+        assert np.array_equal(read_image(tmp_path / "shared" / f"{case}.nii.gz")[0],
+                              read_image(tmp_path / "single" / f"{case}.nii.gz")[0])
