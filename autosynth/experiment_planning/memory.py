@@ -17,7 +17,10 @@ against the 75 / 39 MiB measured for the whole step (DESIGN.md section 8).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
+
+import torch
 
 from autosynth.experiment_planning.plans import NetworkPlan
 
@@ -29,47 +32,45 @@ MIN_BATCH, MAX_BATCH = 2, 32
 MAX_DATASET_FRACTION = 0.05  # a batch covers at most 5 % of the training slices (nnU-Net)
 
 
-def _saved_and_transient(patch: tuple[int, int], network: NetworkPlan, in_channels: int,
-                         out_channels: int) -> tuple[float, float, float]:
-    """(activation elements kept, index elements kept, largest gradient pair) for one slice."""
+def _unet_config(network: NetworkPlan, in_channels: int, out_channels: int):
+    from autosynth.architectures.from_plan import unet_config_from_plan
+
+    return unet_config_from_plan(dataclasses.asdict(network), in_channels, out_channels)
+
+
+def _largest_gradient_pair(patch: tuple[int, int], network: NetworkPlan,
+                           in_channels: int) -> int:
+    """Elements of the largest (input + output) gradient pair of one convolution."""
     f, n = network.features_per_stage, network.n_stages
     pixels = [math.ceil(patch[0] / 2 ** i) * math.ceil(patch[1] / 2 ** i) for i in range(n)]
-    kept = indices = transient = 0.0
-
-    def stage(level: int, first_input: float) -> float:
-        nonlocal transient
-        p, features = pixels[level], f[level]
-        elements = first_input * p
-        previous = first_input
-        for j in range(network.convs_per_stage[level]):
-            elements += features * p  # ReLU output
-            if j == 0 and network.dropout_per_stage[level] > 0:
-                elements += 2 * features * p  # dropout output and mask
-            transient = max(transient, (previous + features) * p)
-            previous = features
-        return elements
-
-    for level in range(n):
-        # the first input of encoder stage > 0 is the pooled previous stage, at this resolution
-        kept += stage(level, in_channels if level == 0 else f[level - 1])
-        if level < n - 1:
-            indices += f[level] * pixels[level + 1]
-    for level in range(n - 2, -1, -1):
-        kept += stage(level, f[level + 1] + f[level])
-    kept += out_channels * pixels[0]
-    return kept, indices, transient
+    first_inputs = [(level, in_channels if level == 0 else f[level - 1]) for level in range(n)]
+    first_inputs += [(level, f[level + 1] + f[level]) for level in range(n - 2, -1, -1)]
+    largest = 0
+    for level, previous in first_inputs:
+        for _ in range(network.convs_per_stage[level]):
+            largest = max(largest, (previous + f[level]) * pixels[level])
+            previous = f[level]
+    return largest
 
 
 def activation_mib_per_slice(patch, network: NetworkPlan, precision: str = "float32",
                              in_channels: int = 1, out_channels: int = 1) -> float:
-    """Estimated training memory of one slice (forward tensors kept + backward buffers), MiB."""
+    """Estimated training memory of one slice (forward tensors kept + backward buffers), MiB.
+
+    The kept tensors are the architecture's own count
+    (:func:`autosynth.architectures.estimate_activation_memory`, with dropout masks at the
+    activation's size as on the CPU: the conservative choice for a GPU too).
+    """
     if precision not in BYTES_PER_ELEMENT:
         raise ValueError(f"precision must be one of {', '.join(BYTES_PER_ELEMENT)}, "
                          f"got '{precision}'")
-    kept, indices, transient = _saved_and_transient(tuple(patch), network, in_channels,
-                                                    out_channels)
-    size = BYTES_PER_ELEMENT[precision]
-    return ((kept + transient) * size + indices * INDEX_BYTES) / MIB
+    from autosynth.architectures.memory import estimate_activation_memory
+
+    config = _unet_config(network, in_channels, out_channels)
+    kept = estimate_activation_memory(config, int(patch[0]), int(patch[1])).bytes(
+        getattr(torch, precision), device_type="cpu")
+    transient = _largest_gradient_pair(tuple(patch), network, in_channels)
+    return (kept + transient * BYTES_PER_ELEMENT[precision]) / MIB
 
 
 def fixed_mib(n_parameters: int) -> float:

@@ -1,6 +1,8 @@
 """The U-Net topology that suits a patch: depth, features, convolutions and dropout per stage."""
 from __future__ import annotations
 
+import dataclasses
+
 import math
 
 from autosynth.experiment_planning.plans import NetworkPlan
@@ -44,20 +46,10 @@ def paper_network() -> NetworkPlan:
 
 
 def count_parameters(network: NetworkPlan, in_channels: int = 1, out_channels: int = 1) -> int:
-    """Trainable parameters (weights and biases) of the U-Net a plan describes.
+    """Trainable parameters of the U-Net a plan describes, counted on the network itself
+    (1,962,337 for the paper network with one input and one output)."""
+    from autosynth.architectures import build_network, count_parameters as count
+    from autosynth.architectures.from_plan import unet_config_from_plan
 
-    Decoder stage i convolves the concatenation of the up-sampled stage i+1 and the skip of
-    stage i. For the paper network with one input and one output this gives 1,962,337.
-    """
-    k2 = network.kernel_size ** 2
-    f = network.features_per_stage
-    total, previous = 0, in_channels
-    for features, convs in zip(f, network.convs_per_stage):
-        for j in range(convs):
-            total += (previous if j == 0 else features) * features * k2 + features
-        previous = features
-    for i in range(network.n_stages - 2, -1, -1):
-        for j in range(network.convs_per_stage[i]):
-            cin = f[i + 1] + f[i] if j == 0 else f[i]
-            total += cin * f[i] * k2 + f[i]
-    return total + f[0] * out_channels + out_channels
+    return count(build_network(unet_config_from_plan(dataclasses.asdict(network), in_channels,
+                                                     out_channels)))

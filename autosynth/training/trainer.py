@@ -26,7 +26,7 @@ from autosynth.training import distributed as ddp
 from autosynth.training.checkpointing import load_checkpoint, save_checkpoint
 from autosynth.training.data_loading import SliceBatchLoader, fixed_validation_batches
 from autosynth.training.early_stopping import EarlyStopping
-from autosynth.training.network_plan import unet_config_from_plan
+from autosynth.architectures.from_plan import unet_config_from_plan
 from autosynth.training.training_log import TrainingHistory, log_line
 
 MICRO_BATCH = 8  # slices per forward pass on the CPU: measured fastest for the paper net

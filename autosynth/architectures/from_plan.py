@@ -12,7 +12,7 @@ COPIED_FIELDS = ("features_per_stage", "convs_per_stage", "dropout_per_stage", "
 
 
 def unet_config_from_plan(network: dict, input_channels: int, output_channels: int = 1):
-    from autosynth.architectures import UNetConfig
+    from autosynth.architectures.config import UNetConfig
 
     for key, supported in FIXED_CHOICES.items():
         if network.get(key, supported) != supported:
