@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-np", "--num-processes", type=int, default=2,
                         help="processes for simulation and preprocessing (default 2)")
     parser.add_argument("--device", default=None, choices=["cpu", "cuda", "mps"],
-                        help="training device (default: cuda if available, else cpu)")
+                        help="training device (default: cuda if available, else mps, else cpu)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return parser
 
