@@ -80,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             trainer.network.load_state_dict(load_checkpoint(
                 run.output_folder / "checkpoint_best.pth", torch.device(device))["network"])
-            test_cases = read_json(run.preprocessed_folder.parent / "splits_final.json")["test"]
+            splits_file = run.preprocessed_folder.parent / "splits_final.json"
+            test_cases = read_json(splits_file).get("test", [])
+            if not test_cases:
+                raise ValueError(f"{splits_file}: no 'test' cases to compare the variants on")
             scored = validate_cases(trainer.network, run.preprocessed_folder, test_cases,
                                     run.source_channels, run.target_channel,
                                     torch.device(device),

@@ -91,13 +91,14 @@ def add_baseline_rows(dataset: str, sources: list[str], target: str, fold: str) 
     return write_test_summary(results, rows, run_.dataset_name, [c.case_id for c in cases])
 
 
-def model_is_ahead(dataset: str) -> bool:
-    """The model row beats every baseline row in mean in-brain PSNR and SSIM."""
+def model_is_ahead(dataset: str, sources: list[str], target: str) -> bool:
+    """The model's row beats every baseline row in mean in-brain PSNR and SSIM."""
     from autosynth.paths import find_dataset_name, results_root
     from autosynth.utils.files import read_json
 
     rows = read_json(results_root() / find_dataset_name(dataset) / "test_summary.json")["rows"]
-    model = next(iter(rows.values()))["mean_sd"]
+    translation = f"{'+'.join(sources)} → {target}"
+    model = next(r for name, r in rows.items() if name.startswith(translation))["mean_sd"]
     baselines = [r["mean_sd"] for name, r in rows.items()
                  if name in ("identity (normalised source)", "histogram matching")]
     return all(model[m]["mean"] > b[m]["mean"] for b in baselines
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     run("testing", test, ["-d", str(DATASET_ID), "-s", args.source, "-t", args.target,
                           "-c", "2d", "-f", args.fold, "--device", device] + quiet)
     print(add_baseline_rows(str(DATASET_ID), sources, args.target, args.fold))
-    ahead = model_is_ahead(str(DATASET_ID))
+    ahead = model_is_ahead(str(DATASET_ID), sources, args.target)
     print(f"model ahead of both baselines in in-brain PSNR and SSIM: {'yes' if ahead else 'NO'}")
     results = results_root() / f"Dataset{DATASET_ID}_SimBraTS"
     print("\nfigures and tables:")

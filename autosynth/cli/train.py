@@ -102,12 +102,12 @@ def train_process(args: argparse.Namespace) -> int:
             print(f"autosynth_train: --c given but no checkpoint_latest.pth in "
                   f"{run.output_folder}; starting from scratch", file=sys.stderr)
         if args.epochs is not None:
-            trainer.schedule["epochs"] = args.epochs
-            if args.resume:  # extending a run: early stopping starts counting afresh
-                trainer.early_stopping.epochs_without_improvement = 0
+            trainer.extend(args.epochs)
         trainer.run_training()
-        trainer.validate_cases()
-        ddp.barrier(context)
+        trainer.validate_cases()  # rank 0 only; no collective follows, so no rank waits on it
+    except (FileNotFoundError, ValueError) as err:
+        print(f"autosynth_train: {err}", file=sys.stderr)
+        return 2
     finally:
         ddp.shutdown()
     if context.is_main:
@@ -130,7 +130,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"autosynth_train: --num-gpus {args.num_gpus} but only "
                   f"{torch.cuda.device_count()} CUDA device(s) visible", file=sys.stderr)
             return 2
-        ddp.spawn(_spawned_process, args.num_gpus, (args,))
+        from torch.multiprocessing.spawn import ProcessException
+
+        try:
+            ddp.spawn(_spawned_process, args.num_gpus, (args,))
+        except ProcessException:
+            return 2  # the failing rank printed its one-line message
         return 0
     return train_process(args)
 

@@ -86,6 +86,8 @@ def plot_rows(rows: dict, path: str | os.PathLike,
     import matplotlib.pyplot as plt
 
     metrics = [m for m in metrics if any(m in v for r in rows.values() for v in r.values())]
+    if not metrics:
+        return
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 4), dpi=100,
                              squeeze=False)
     for axis, metric in zip(axes[0], metrics):

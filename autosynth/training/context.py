@@ -15,6 +15,7 @@ import torch
 from autosynth.dataset.dataset_json import DatasetJson
 from autosynth.paths import find_dataset_name, preprocessed_root, results_root
 from autosynth.training.data_loading import SliceIndex
+from autosynth.utils.files import atomic_path
 
 def translation_name(sources: list[str], target: str) -> str:
     """``T1_to_FLAIR``; several sources are joined with '+': ``T1+T2_to_FLAIR``."""
@@ -120,6 +121,9 @@ class TrainingRun:
                 raise ValueError(f"fold {fold} does not exist: {splits_file} has folds 0-"
                                  f"{len(splits['folds']) - 1} (or 'all')")
             train, val = splits["folds"][int(fold)]["train"], splits["folds"][int(fold)]["val"]
+        if not train or not val:
+            raise ValueError(f"{splits_file}: fold {fold} has no "
+                             f"{'training' if not train else 'validation'} case")
         return cls(name, plans.plans_name, configuration, config, plans_file, dataset_json,
                    [dataset_json.channel_names[dataset_json.channel_index(s)] for s in sources],
                    dataset_json.channel_names[dataset_json.channel_index(target)],
@@ -147,5 +151,6 @@ class TrainingRun:
     def write_reference_files(self) -> None:
         """The plan and dataset.json next to the folds: a model folder is self-contained."""
         self.model_folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.plans_file, self.model_folder / "plans.json")
+        with atomic_path(self.model_folder / "plans.json") as tmp:
+            shutil.copyfile(self.plans_file, tmp)
         self.dataset_json.save(self.model_folder / "dataset.json")

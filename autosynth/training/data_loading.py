@@ -42,7 +42,8 @@ class SliceBatchLoader(DataLoader):
     """batchgenerators loader of ``{"data": (B, C_in, H, W), "target": (B, 1, H, W)}`` float32.
 
     Under data parallelism rank ``r`` of ``R`` returns samples ``r, r + R, ...`` of each global
-    batch, so ``R`` processes together see exactly the batches one process would.
+    batch, so ``R`` processes together see exactly the batches one process would (batch norm,
+    in the BatchNorm variant, still normalises over each rank's share).
     """
 
     def __init__(self, index: SliceIndex, source_channels: Sequence[int], target_channel: int,

@@ -43,6 +43,7 @@ class SynthesisTrainer:
         self.dist = distributed
         self.config = run.configuration
         self.schedule = self.configure_schedule(dataclasses.asdict(self.config.training))
+        self.epochs_given = num_epochs is not None
         if num_epochs is not None:
             self.schedule["epochs"] = int(num_epochs)
         self.device = torch.device(device)
@@ -199,10 +200,12 @@ class SynthesisTrainer:
             "trainer": type(self).__name__,
         }
 
-    @staticmethod
-    def rng_state() -> dict:
-        return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-                "python": random.getstate()}
+    def rng_state(self) -> dict:
+        state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                 "python": random.getstate()}
+        if self.device.type == "cuda":  # dropout masks on the GPU come from the CUDA generator
+            state["cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
 
     def save(self, name: str) -> None:
         """Every rank contributes its RNG state; rank 0 alone writes."""
@@ -211,12 +214,17 @@ class SynthesisTrainer:
             save_checkpoint({**self.state(), "rng": rng_states}, self.output_folder / name)
 
     def load(self, path: Path) -> None:
-        state = load_checkpoint(path, map_location=self.device)
+        """Restore a checkpoint: weights, optimiser, epoch, history, early stopping, RNGs, and the
+        epoch budget the run was started with (unless this trainer was given one)."""
+        # on the CPU: RNG states must stay CPU tensors; load_state_dict moves the rest
+        state = load_checkpoint(path, map_location="cpu")
         self.network.load_state_dict(state["network"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.grad_scaler and state.get("grad_scaler"):
             self.grad_scaler.load_state_dict(state["grad_scaler"])
         self.epoch = state["epoch"]
+        if not self.epochs_given:
+            self.schedule["epochs"] = state.get("schedule", self.schedule)["epochs"]
         self.history.load_state_dict(state["history"])
         self.early_stopping.load_state_dict(state["early_stopping"])
         rng = state["rng"][self.dist.rank] if self.dist.rank < len(state["rng"]) \
@@ -224,12 +232,14 @@ class SynthesisTrainer:
         torch.set_rng_state(rng["torch"])
         np.random.set_state(rng["numpy"])
         random.setstate(rng["python"])
+        if "cuda" in rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state(rng["cuda"], self.device)
 
     def resume(self) -> bool:
         """Continue from ``checkpoint_latest.pth`` (False when there is none)."""
         for debris in self.output_folder.glob(".checkpoint_*.pth.*.tmp*"):
             if self.dist.is_main:
-                debris.unlink(missing_ok=True)  # a write that a kill interrupted; the checkpoint itself is intact
+                debris.unlink(missing_ok=True)  # a write a kill interrupted; the checkpoint is whole
         latest = self.output_folder / "checkpoint_latest.pth"
         if not latest.is_file():
             return False
@@ -247,9 +257,17 @@ class SynthesisTrainer:
     def finished(self) -> bool:
         return self.epoch >= self.schedule["epochs"] or self.early_stopping.should_stop
 
+    def extend(self, epochs: int) -> None:
+        """Train to ``epochs`` in all; extending a finished run restarts the patience count."""
+        if self.finished() and epochs > self.epoch:
+            self.early_stopping.epochs_without_improvement = 0
+        self.schedule["epochs"] = epochs
+
     def run_training(self) -> None:
         if self.finished():
             self.log(f"nothing to do: {self.epoch} epochs done of {self.schedule['epochs']}")
+            if not (self.output_folder / "checkpoint_final.pth").is_file():
+                self.save("checkpoint_final.pth")  # killed between the last epoch and the end
             return
         self.log(f"training {self.run.describe()} on {self.device}: {len(self.train_index)} "
                  f"training slices, {len(self.val_index)} validation slices, "

@@ -116,3 +116,15 @@ def test_cli_trains_resumes_extends_and_validates(preprocessed_tiny, capsys):
     assert load_checkpoint(folder / "checkpoint_final.pth")["epoch"] == 3
     assert train_main(["T1", "PD", "0"]) == 2
     assert "unknown contrast 'PD'" in capsys.readouterr().err
+
+
+def test_resume_keeps_the_epoch_budget_and_writes_a_missing_final_checkpoint(preprocessed_tiny):
+    first = _trainer(epochs=2)
+    first.run_training()
+    (first.output_folder / "checkpoint_final.pth").unlink()  # as if killed just before it
+    again = _trainer()  # the plan says 4 epochs; the run was started with 2
+    assert again.resume() and again.schedule["epochs"] == 2
+    again.run_training()
+    assert (again.output_folder / "checkpoint_final.pth").is_file() and again.epoch == 2
+    again.extend(3)
+    assert again.schedule["epochs"] == 3 and not again.finished()
