@@ -12,6 +12,7 @@ whatever the model was trained on; outputs get the model's ending.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +67,20 @@ def discover_input_cases(folder: str | Path, sources: list[str], dataset_json: D
                               f"CASE_XXXX{ending} (XXXX = "
                               + ", ".join(f"{c:04d} for {s}" for c, s in zip(channels, sources))
                               + ")")
+    _report_unused(files, cases, folder)
     return [_with_mask(c, mask_folder, ending) for c in cases] if mask_folder else cases
+
+
+def _report_unused(files: list[tuple[Path, str]], cases: list[InputCase], folder: Path) -> None:
+    """Say which files are not predicted from, so a naming mix-up is not silent (e.g. one
+    patient per file named ``pat_0000``, ``pat_0001`` read as channels of one case ``pat``)."""
+    used = {p for case in cases for p in case.sources}
+    unused = [p.name for p, _ in files if p not in used]
+    if unused:
+        shown = ", ".join(unused[:5]) + (f" and {len(unused) - 5} more" if len(unused) > 5 else "")
+        print(f"autosynth_predict: {len(unused)} file(s) in {folder} are not model inputs and are "
+              f"not predicted from (other contrasts, or names not of the form CASE_XXXX): {shown}",
+              file=sys.stderr)
 
 
 def _raw_case(case_id: str, found: dict[int, Path], channels: list[int], sources: list[str],

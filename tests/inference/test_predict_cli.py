@@ -167,3 +167,15 @@ def test_parts_run_concurrently_into_one_folder(tmp_path, autosynth_env):
     for case in ids:
         assert np.array_equal(read_image(tmp_path / "shared" / f"{case}.nii.gz")[0],
                               read_image(tmp_path / "single" / f"{case}.nii.gz")[0])
+
+
+def test_files_that_are_not_inputs_are_named(tmp_path, autosynth_env, one_minus, capsys):
+    """Patients named like channels (pat_0000, pat_0001) must not vanish silently."""
+    model = make_model_folder(autosynth_env / "results")
+    write_cohort(tmp_path / "in", n_cases=1)
+    source = next((tmp_path / "in").glob("*_0000.nii.gz"))
+    (tmp_path / "in" / "pat_0000.nii.gz").write_bytes(source.read_bytes())
+    (tmp_path / "in" / "pat_0001.nii.gz").write_bytes(source.read_bytes())
+    assert _predict(model, tmp_path / "in", tmp_path / "out") == 0
+    err = capsys.readouterr().err
+    assert "pat_0001.nii.gz" in err and "not model inputs" in err
