@@ -6,6 +6,7 @@ import sys
 
 import torch
 
+from autosynth.cli.device_option import add_device_option, resolve_device
 from autosynth.paths import DatasetNotFoundError
 
 DEFAULT_VARIANTS = ("SynthesisTrainer,SynthesisTrainer_TransposedConv,"
@@ -33,8 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="do not train: compare only the variants already trained")
     parser.add_argument("--epochs", type=int, default=None,
                         help="epochs for variants trained now (default: the plan's)")
-    parser.add_argument("--device", default=None, choices=["cpu", "cuda", "mps"],
-                        help="default: cuda if available, else mps, else cpu")
+    add_device_option(parser)
     parser.add_argument("--num-workers", type=int, default=None,
                         help="data-loading processes per training run (default 2)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -57,7 +57,6 @@ def train_or_load(trainer_class, run, args, device: str):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from autosynth.cli.train import default_device
     from autosynth.evaluation.comparison import write_comparison
     from autosynth.training.checkpointing import load_checkpoint
     from autosynth.training.context import TrainingRun
@@ -66,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     from autosynth.utils.files import read_json
 
     sources = [s.strip() for s in args.source.split(",") if s.strip()]
-    device = args.device or default_device()
+    device = resolve_device(args.device)
     rows, folder = {}, None
     try:
         for name in [v.strip() for v in args.variants.split(",") if v.strip()]:

@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from autosynth.cli.device_option import add_device_option, resolve_device
+
 DATASET_ID = 900
 
 
@@ -36,8 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fold", default="0", help="fold to train (default 0)")
     parser.add_argument("-np", "--num-processes", type=int, default=2,
                         help="processes for simulation and preprocessing (default 2)")
-    parser.add_argument("--device", default=None, choices=["cpu", "cuda", "mps"],
-                        help="training device (default: cuda if available, else mps, else cpu)")
+    add_device_option(parser, "training device")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return parser
 
@@ -111,13 +112,13 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["AUTOSYNTH_HOME"] = str(Path(args.home).resolve())
     from autosynth.cli.plan_and_preprocess import main as plan_and_preprocess
     from autosynth.cli.test import main as test
-    from autosynth.cli.train import default_device, main as train
+    from autosynth.cli.train import main as train
     from autosynth.paths import raw_root, results_root
     from dataset_conversion.simulated_brats.cli import main as make_demo_dataset
 
     started = time.perf_counter()
     quiet = ["--no-progress"] if args.no_progress else []
-    device = args.device or default_device()
+    device = resolve_device(args.device)
     step(f"1/4 simulate {args.cases} subjects at {args.spacing} mm")
     run("simulation", make_demo_dataset,
         ["--cases", str(args.cases), "--spacing", str(args.spacing), "--id", str(DATASET_ID),

@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from autosynth.cli.device_option import add_device_option, resolve_device
+
 PROG = "autosynth_predict"
 
 
@@ -69,8 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="split the cohort into K disjoint parts (sorted case ids, every K-th "
                      "case) to run K predictions side by side, e.g. one per GPU (default 1)")
     run.add_argument("--part-id", type=int, default=0, help="which part this run does, 0..K-1")
-    run.add_argument("--device", default=None, choices=["cpu", "cuda", "mps"],
-                     help="default: cuda if available, else mps, else cpu")
+    add_device_option(run)
     run.add_argument("--batch-size", type=int, default=None,
                      help="slices per forward pass (default 4 on CPU, 32 on GPU; measured in "
                      "benchmarks/inference.py)")
@@ -122,7 +123,6 @@ def resolve_model(args: argparse.Namespace):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from autosynth.cli.train import default_device
     from autosynth.dataset.dataset_json import DatasetJsonError
     from autosynth.inference import (PredictionError, PredictionSettings, discover_input_cases,
                                      predict_cohort, select_part)
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         part = select_part(cases, args.num_parts, args.part_id)
         settings = PredictionSettings(folds=args.folds, checkpoint=args.checkpoint,
                                       mirror=args.tta, denormalize=args.denormalize,
-                                      device=args.device or default_device(),
+                                      device=resolve_device(args.device),
                                       batch_size=args.batch_size)
         result = predict_cohort(part, model, args.output, settings, args.num_processes,
                                 args.resume, progress=not args.no_progress)

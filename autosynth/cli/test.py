@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from autosynth.cli.device_option import add_device_option, resolve_device
+
 PROG = "autosynth_test"
 
 
@@ -38,15 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-figures", action="store_true", help="write no figures")
     parser.add_argument("-np", "--num-processes", type=int, default=1,
                         help="worker processes for prediction and scoring (default 1)")
-    parser.add_argument("--device", default=None, choices=["cpu", "cuda", "mps"],
-                        help="default: cuda if available, else mps, else cpu")
+    add_device_option(parser)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from autosynth.cli.train import default_device
     from autosynth.dataset.dataset_json import DatasetJsonError
     from autosynth.evaluation.errors import EvaluationError
     from autosynth.evaluation.held_out import (ModelSelection, brain_masks,
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sources = [s.strip() for s in args.source.split(",")] if args.source else None
     settings = PredictionSettings(folds=args.folds, checkpoint=args.checkpoint, mirror=args.tta,
-                                  device=args.device or default_device())
+                                  device=resolve_device(args.device))
     try:
         name = find_dataset_name(args.dataset)
         results = results_root() / name

@@ -7,6 +7,7 @@ import sys
 
 import torch
 
+from autosynth.cli.device_option import add_device_option, resolve_device
 from autosynth.paths import DatasetNotFoundError, preprocessed_root
 
 
@@ -38,8 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, default=None,
                         help="override the planned number of epochs; with --c this extends a "
                         "finished run")
-    parser.add_argument("--device", default=None, choices=["cpu", "cuda", "mps"],
-                        help="default: cuda if available, else mps, else cpu")
+    add_device_option(parser)
     parser.add_argument("--num-workers", type=int, default=None,
                         help="background processes building batches (default 2; 0 = in the "
                         "main process)")
@@ -51,14 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--compile", action="store_true", help="torch.compile the network")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return parser
-
-
-def default_device() -> str:
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
 
 
 def single_preprocessed_dataset() -> str:
@@ -91,7 +83,7 @@ def train_process(args: argparse.Namespace) -> int:
         print(f"autosynth_train: {run.output_folder} already holds a run; use --c to continue "
               "it or delete the folder to start again", file=sys.stderr)
         return 2
-    device = ddp.device_for(context, args.device or default_device())
+    device = ddp.device_for(context, resolve_device(args.device))
     ddp.initialize(context, device)
     try:
         trainer = trainer_class(run, device=device, num_workers=args.num_workers,
@@ -125,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.num_gpus > 1 and "WORLD_SIZE" not in os.environ:
         from autosynth.training import distributed as ddp
 
-        if (args.device or default_device()) == "cuda" and \
+        if resolve_device(args.device) == "cuda" and \
                 torch.cuda.device_count() < args.num_gpus:
             print(f"autosynth_train: --num-gpus {args.num_gpus} but only "
                   f"{torch.cuda.device_count()} CUDA device(s) visible", file=sys.stderr)
