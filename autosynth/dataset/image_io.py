@@ -103,6 +103,16 @@ def read_image(path: str | os.PathLike, dtype=np.float32) -> tuple[np.ndarray, G
     return sitk.GetArrayFromImage(image).astype(dtype, copy=False), Geometry.of(image)
 
 
+def read_image_on_grid(path: str | os.PathLike, geometry: Geometry, reference: str,
+                       dtype=np.float32, rtol: float = 1e-4) -> np.ndarray:
+    """Read an image that must lie on ``geometry`` (that of ``reference``, named in the error)."""
+    array, other = read_image(path, dtype)
+    difference = geometry.differences(other, rtol)
+    if difference:
+        raise ImageIOError(f"{path}: grid differs from {reference}: {'; '.join(difference)}")
+    return array
+
+
 def read_case(paths: Sequence[str | os.PathLike], rtol: float = 1e-4
               ) -> tuple[np.ndarray, Geometry]:
     """Several co-registered images as one ``(C, Z, Y, X)`` float32 array.

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from autosynth.dataset.image_io import ImageIOError, read_image
+from autosynth.dataset.image_io import ImageIOError, read_image, read_image_on_grid
 from autosynth.evaluation.errors import EvaluationError
 from autosynth.evaluation.reference_scale import ReferenceScale, normalise_reference
 from autosynth.evaluation.summary import (finite_or_none, mean_sd, per_case_table,
@@ -41,14 +41,9 @@ class EvaluationCase:
 
 def _read_on_grid(path: Path, geometry, what: str, dtype=np.float32) -> np.ndarray:
     try:
-        array, other = read_image(path, dtype)
+        return read_image_on_grid(path, geometry, f"the prediction's (as {what})", dtype)
     except ImageIOError as err:
         raise EvaluationError(str(err)) from None
-    difference = geometry.differences(other)
-    if difference:
-        raise EvaluationError(f"{path}: the {what}'s grid differs from the prediction's: "
-                              + "; ".join(difference))
-    return array
 
 
 def evaluate_case(case: EvaluationCase, scale: ReferenceScale, slice_axis: int | None = None,

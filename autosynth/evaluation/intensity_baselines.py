@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autosynth.dataset.image_io import read_image, write_image_like
+from autosynth.dataset.image_io import read_image, read_image_on_grid, write_image_like
 from autosynth.experiment_planning.plans import NormalizationPlan
 from autosynth.preprocessing.normalization import normalization_parameters, normalize
 from autosynth.preprocessing.storage import load_case
@@ -60,10 +60,7 @@ def normalised_source(source_file: Path, mask_file: Path,
                       plan: NormalizationPlan) -> tuple[np.ndarray, np.ndarray]:
     """The source image normalised as the model normalises it, on its own grid, and the brain."""
     image, geometry = read_image(source_file)
-    mask, mask_geometry = read_image(mask_file)
-    if geometry.differences(mask_geometry):
-        raise ValueError(f"{mask_file}: grid differs from {source_file}")
-    brain = mask > 0
+    brain = read_image_on_grid(mask_file, geometry, str(source_file)) > 0
     return normalize(image, brain, normalization_parameters(image, brain, plan)), brain
 
 

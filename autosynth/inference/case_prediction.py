@@ -14,7 +14,8 @@ from typing import Callable
 
 import numpy as np
 
-from autosynth.dataset.image_io import ImageIOError, read_case, read_image, write_image_like
+from autosynth.dataset.image_io import (ImageIOError, read_case, read_image_on_grid,
+                                        write_image_like)
 from autosynth.inference.errors import PredictionError
 from autosynth.inference.input_cases import InputCase
 from autosynth.inference.model_folder import TrainedModel
@@ -45,13 +46,9 @@ def read_input(case: InputCase) -> tuple[np.ndarray, np.ndarray, object]:
         images, geometry = read_case(list(case.sources))
         if case.mask is None:
             return images, derive_brain_mask(images), geometry
-        mask, mask_geometry = read_image(case.mask, np.float32)
+        mask = read_image_on_grid(case.mask, geometry, str(case.sources[0]))
     except ImageIOError as err:
         raise PredictionError(f"case {case.case_id}: {err}") from None
-    difference = geometry.differences(mask_geometry)
-    if difference:
-        raise PredictionError(f"{case.mask}: grid differs from {case.sources[0]}: "
-                              + "; ".join(difference))
     return images, mask > 0, geometry
 
 

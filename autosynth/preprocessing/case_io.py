@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from autosynth.dataset.cases import CaseFiles
-from autosynth.dataset.image_io import Geometry, ImageIOError, read_case, read_image
+from autosynth.dataset.image_io import Geometry, ImageIOError, read_case, read_image_on_grid
 from autosynth.preprocessing.brain_mask import MASK_DERIVED, MASK_FROM_FILE, derive_brain_mask
 
 
@@ -20,12 +20,8 @@ def load_case_with_mask(case: CaseFiles, channels) -> tuple[np.ndarray, np.ndarr
     try:
         images, geometry = read_case([case.channels[c] for c in channels])
         if case.mask is not None:
-            mask, mask_geometry = read_image(case.mask, np.float32)
-            difference = geometry.differences(mask_geometry)
-            if difference:
-                raise CaseReadError(f"{case.mask}: grid differs from the images: "
-                                    + "; ".join(difference))
-            mask, source = mask > 0, MASK_FROM_FILE
+            mask = read_image_on_grid(case.mask, geometry, "the images") > 0
+            source = MASK_FROM_FILE
         else:
             mask, source = derive_brain_mask(images), MASK_DERIVED
     except ImageIOError as err:
@@ -42,11 +38,7 @@ def load_labels(case: CaseFiles, geometry: Geometry) -> np.ndarray | None:
     if case.label is None:
         return None
     try:
-        labels, label_geometry = read_image(case.label, np.float32)
+        labels = read_image_on_grid(case.label, geometry, "the images")
     except ImageIOError as err:
         raise CaseReadError(str(err)) from None
-    difference = geometry.differences(label_geometry)
-    if difference:
-        raise CaseReadError(f"{case.label}: grid differs from the images: "
-                            + "; ".join(difference))
     return np.rint(labels).astype(np.uint8)

@@ -75,3 +75,14 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "out.nii.gz").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_read_image_on_grid_names_the_file_the_reference_and_the_difference(tmp_path):
+    from autosynth.dataset.image_io import read_image_on_grid
+
+    g = _geometry(tuple(np.eye(3).ravel()))
+    write_image(np.ones((5, 6, 7), np.float32), g, tmp_path / "mask.nii.gz")
+    assert read_image_on_grid(tmp_path / "mask.nii.gz", g, "the images").sum() == 210
+    shifted = Geometry(g.size, g.spacing, (0.0, 0.0, 0.0), g.direction)
+    with pytest.raises(ImageIOError, match=r"mask.nii.gz: grid differs from the images: origin"):
+        read_image_on_grid(tmp_path / "mask.nii.gz", shifted, "the images")
