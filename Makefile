@@ -36,7 +36,7 @@ test-fast: $(STAMP)
 
 ## The main job end to end on the simulated demo cohort.
 demo: $(STAMP)
-	$(PYTHON) -m autosynth.cli.demo --home $(DEMO_DIR)
+	$(PYTHON) -m dataset_conversion.demo --home $(DEMO_DIR)
 
 clean-demo:
 	rm -rf $(DEMO_DIR)

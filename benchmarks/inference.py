@@ -57,7 +57,7 @@ def model_folder(results: Path) -> Path:
     """A 2d_paper model folder with one fold of the paper network."""
     from autosynth.architectures import UNetConfig, build_network
     from autosynth.dataset.dataset_json import DatasetJson
-    from autosynth.experiment_planning.plans import (ConfigurationPlan, NetworkPlan,
+    from autosynth.experiment_planning.plans import (ConfigurationPlan,
                                                      NormalizationPlan, Plans, TrainingPlan)
     from autosynth.training.checkpointing import save_checkpoint
 
@@ -66,7 +66,7 @@ def model_folder(results: Path) -> Path:
         resize="stretch", crop_to_brain=False, null_slice_fraction=0.0, storage_dtype="float32",
         batch_size=32, normalization={c: NormalizationPlan("brain_zscore_01", z_low=-3.0,
                                                            z_high=4.0) for c in ("T1", "FLAIR")},
-        network=NetworkPlan(5, [16, 32, 64, 128, 256], [2] * 5, [0.1, 0.1, 0.2, 0.2, 0.3]),
+        network=UNetConfig.paper(),
         training=TrainingPlan(120, 1, 1, 20))
     folder = results / "Dataset900_Bench" / "SynthesisTrainer__autosynthPlans__2d_paper" \
         / "T1_to_FLAIR"

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from autosynth.cli.demo import main as demo_main
+from dataset_conversion.demo import main as demo_main
 
 
 @pytest.mark.slow

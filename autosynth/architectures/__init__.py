@@ -1,12 +1,24 @@
-"""Networks built from a typed description (:class:`UNetConfig`) stored in the plans."""
-from autosynth.architectures.config import UNetConfig, UNetConfigError
-from autosynth.architectures.memory import (ActivationMemory, estimate_activation_memory,
-                                            measure_saved_bytes)
-from autosynth.architectures.unet2d import (PAPER_PARAMETER_COUNT, UNet2D, build_network,
-                                            count_parameters)
+"""Networks built from one typed description (:class:`UNetConfig`) that the plan holds.
 
-__all__ = [
-    "UNetConfig", "UNetConfigError", "UNet2D", "build_network", "count_parameters",
-    "PAPER_PARAMETER_COUNT", "ActivationMemory", "estimate_activation_memory",
-    "measure_saved_bytes",
-]
+The names below are loaded on first use (PEP 562), so that ``autosynth.architectures.config``,
+which the plan imports, can be read without importing torch (preprocessing workers need the plan,
+not the network).
+"""
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "UNetConfig": "config", "UNetConfigError": "config",
+    "UNet2D": "unet2d", "build_network": "unet2d", "count_parameters": "unet2d",
+    "PAPER_PARAMETER_COUNT": "unet2d",
+    "ActivationMemory": "memory", "estimate_activation_memory": "memory",
+    "measure_saved_bytes": "memory",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

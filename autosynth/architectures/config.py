@@ -1,13 +1,21 @@
-"""Typed description of a 2D U-Net, serialisable into plans.json.
+"""The one typed description of a U-Net: what ``plans.json`` holds under ``network`` and what a
+checkpoint records as ``network_config``.
 
-The planner writes a :class:`UNetConfig` into the plans and the trainer rebuilds the network from
-it, so everything that changes the network (and nothing else) lives here.
+The planner writes a :class:`UNetConfig` into the plan (without the channel counts, which belong
+to a translation, not to a configuration), the trainer sets the channels and builds the network
+from it, and prediction rebuilds each fold's network from its checkpoint's copy. It is validated
+here once; every field reaches the network. It imports nothing heavy, so the plan can hold it
+without importing torch.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+DIMENSIONS = (2,)  # 3D networks come with the 3d_fullres configuration
+POOLINGS = ("max",)
+NONLINEARITIES = ("relu",)
+INITIALIZATIONS = ("he_uniform",)
 UPSAMPLING_MODES = ("nearest", "transposed")
 NORMS = ("none", "batch", "instance")
 FINAL_ACTIVATIONS = ("tanh", "sigmoid", "identity")
@@ -19,6 +27,10 @@ PAPER_FEATURES = [16, 32, 64, 128, 256]
 PAPER_DROPOUT = [0.1, 0.1, 0.2, 0.2, 0.3]
 
 
+CHANNEL_FIELDS = ("input_channels", "output_channels")
+PLAN_REQUIRED = ("n_stages", "features_per_stage", "convs_per_stage", "dropout_per_stage")
+
+
 class UNetConfigError(ValueError):
     """A U-Net description is inconsistent; the message names the field."""
 
@@ -26,6 +38,10 @@ class UNetConfigError(ValueError):
 @dataclass
 class UNetConfig:
     """Everything that defines the network's structure.
+
+    ``dimensions`` is 2 (slices); ``pooling``, ``nonlinearity`` and ``initialization`` name the
+    one implementation of each (2x2 max pooling, ReLU, Keras' He-uniform) so that an edited
+    plan asking for another is refused, never ignored.
 
     Stage ``d`` (0 = full resolution) has ``features_per_stage[d]`` channels in the encoder and in
     the mirrored decoder; the last stage is the bottleneck. Dropout of ``dropout_per_stage[d]``
@@ -43,6 +59,10 @@ class UNetConfig:
     upsampling: str = "nearest"
     norm: str = "none"
     final_activation: str = "tanh"
+    dimensions: int = 2
+    pooling: str = "max"
+    nonlinearity: str = "relu"
+    initialization: str = "he_uniform"
 
     def __post_init__(self) -> None:
         self.features_per_stage = [int(f) for f in self.features_per_stage]
@@ -79,6 +99,9 @@ class UNetConfig:
         def fail(msg: str) -> None:
             raise UNetConfigError(msg)
 
+        if not all(isinstance(getattr(self, n), int) for n in (*CHANNEL_FIELDS, "kernel_size",
+                                                                 "dimensions")):
+            fail("input_channels, output_channels, kernel_size and dimensions must be integers")
         if self.input_channels < 1:
             fail(f"input_channels must be >= 1, got {self.input_channels}")
         if self.output_channels < 1:
@@ -96,7 +119,11 @@ class UNetConfig:
             fail(f"dropout rates must lie in [0, 1), got {self.dropout_per_stage}")
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             fail(f"kernel_size must be odd and positive ('same' padding), got {self.kernel_size}")
-        for name, value, allowed in (("upsampling", self.upsampling, UPSAMPLING_MODES),
+        for name, value, allowed in (("dimensions", self.dimensions, DIMENSIONS),
+                                     ("pooling", self.pooling, POOLINGS),
+                                     ("nonlinearity", self.nonlinearity, NONLINEARITIES),
+                                     ("initialization", self.initialization, INITIALIZATIONS),
+                                     ("upsampling", self.upsampling, UPSAMPLING_MODES),
                                      ("norm", self.norm, NORMS),
                                      ("final_activation", self.final_activation, FINAL_ACTIVATIONS),
                                      ("dropout_in", self.dropout_in, DROPOUT_PLACES)):
@@ -106,12 +133,48 @@ class UNetConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def n_stages(self) -> int:
+        """The plan's name for :attr:`num_stages` (written into plans.json for readers)."""
+        return self.num_stages
+
+    def to_plan_dict(self) -> dict[str, Any]:
+        """The plan's ``network`` entry: the stage count, then every field but the channels
+        of a translation."""
+        return {"n_stages": self.num_stages,
+                **{k: v for k, v in asdict(self).items() if k not in CHANNEL_FIELDS}}
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "UNetConfig":
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
-            raise UNetConfigError(f"unknown UNetConfig fields: {sorted(unknown)}")
-        return cls(**data)
+            raise UNetConfigError(f"unknown field(s) {', '.join(sorted(unknown))}; known fields: "
+                                  f"{', '.join(cls.__dataclass_fields__)}")
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as err:  # e.g. "16" for 16, or a string for a list
+            if isinstance(err, UNetConfigError):
+                raise
+            raise UNetConfigError(f"a value has the wrong type ({err})") from None
+
+    @classmethod
+    def from_plan_dict(cls, data: dict[str, Any]) -> "UNetConfig":
+        """A plan's ``network`` entry (channels are set per translation by the trainer).
+        The per-stage lists and ``n_stages`` must be written out; ``n_stages`` must match."""
+        data = dict(data)
+        channels = sorted(set(data) & set(CHANNEL_FIELDS))
+        if channels:
+            raise UNetConfigError(f"{', '.join(channels)} belong to a translation, not to the "
+                                  "plan; remove them (the trainer sets them)")
+        missing = [k for k in PLAN_REQUIRED if k not in data]
+        if missing:
+            raise UNetConfigError(f"missing field(s) {', '.join(missing)}")
+        n_stages = data.pop("n_stages")
+        config = cls.from_dict(data)
+        if n_stages != config.num_stages:
+            raise UNetConfigError(f"n_stages = {n_stages} differs from the "
+                                  f"{config.num_stages} entries of features_per_stage")
+        return config
 
     @classmethod
     def paper(cls, input_channels: int = 1, output_channels: int = 1,

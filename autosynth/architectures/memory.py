@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from autosynth.architectures.config import UNetConfig
+from autosynth.architectures.unet2d import build_network
 
 MIB = 2 ** 20
 
@@ -101,7 +102,6 @@ def measure_saved_bytes(model: nn.Module, x: torch.Tensor) -> int:
 def calibrate(config: UNetConfig, height: int = 224, width: int = 224,
               dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.bfloat16)) -> list[dict]:
     """Estimate vs measurement on this (CPU) machine, one row per dtype, in MiB per slice."""
-    from autosynth.architectures.unet2d import build_network
 
     rows = []
     estimate = estimate_activation_memory(config, height, width)

@@ -6,8 +6,15 @@ import sys
 
 import torch
 
+from autosynth import results_layout as layout
 from autosynth.cli.device_option import add_device_option, resolve_device
-from autosynth.paths import DatasetNotFoundError
+from autosynth.evaluation.comparison import write_comparison
+from autosynth.evaluation.preprocessed_validation import validate_cases
+from autosynth.experiment_planning.splits import SPLITS_FILE, load_splits
+from autosynth.paths import DatasetNotFoundError, results_dataset_folder
+from autosynth.training.checkpointing import load_checkpoint
+from autosynth.training.context import TrainingRun
+from autosynth.training.registry import get_trainer_class
 
 DEFAULT_VARIANTS = ("SynthesisTrainer,SynthesisTrainer_TransposedConv,"
                     "SynthesisTrainer_BatchNorm,SynthesisTrainer_MAELoss")
@@ -18,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="autosynth_ablation",
         description="Train the trainer variants that have no finished model yet (or only "
         "collect finished ones with --collect), score each on the same held-out test cases "
-        "(splits_final.json 'test'; in the preprocessed space: normalised [0, 1], data range 1) "
+        f"({SPLITS_FILE} 'test'; in the preprocessed space: normalised [0, 1], data range 1) "
         "and write ablation.md, ablation.json and ablation.png to $AUTOSYNTH_RESULTS/DatasetXXX/"
         "ablation/<SRC>_to_<TGT>__<config>__fold<k>/: mean ± SD of every metric per variant and the paired Wilcoxon signed-rank "
         "p-value of each variant against the first one.")
@@ -46,7 +53,7 @@ def train_or_load(trainer_class, run, args, device: str):
     trainer = trainer_class(run, device=device, num_epochs=args.epochs,
                             num_workers=args.num_workers, progress=not args.no_progress)
     trainer.initialize()
-    finished = (run.output_folder / "checkpoint_final.pth").is_file()
+    finished = (run.output_folder / layout.checkpoint_name("final")).is_file()
     if not finished:
         if args.collect:
             return None
@@ -57,12 +64,6 @@ def train_or_load(trainer_class, run, args, device: str):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from autosynth.evaluation.comparison import write_comparison
-    from autosynth.training.checkpointing import load_checkpoint
-    from autosynth.training.context import TrainingRun
-    from autosynth.training.registry import get_trainer_class
-    from autosynth.training.validation import validate_cases
-    from autosynth.utils.files import read_json
 
     sources = [s.strip() for s in args.source.split(",") if s.strip()]
     device = resolve_device(args.device)
@@ -78,18 +79,19 @@ def main(argv: list[str] | None = None) -> int:
                       f"{run.output_folder}; skipped (--collect)", file=sys.stderr)
                 continue
             trainer.network.load_state_dict(load_checkpoint(
-                run.output_folder / "checkpoint_best.pth", torch.device(device))["network"])
-            splits_file = run.preprocessed_folder.parent / "splits_final.json"
-            test_cases = read_json(splits_file).get("test", [])
+                run.output_folder / layout.checkpoint_name("best"),
+                torch.device(device))["network"])
+            splits = load_splits(run.preprocessed_folder.parent)
+            test_cases = splits.test
             if not test_cases:
-                raise ValueError(f"{splits_file}: no 'test' cases to compare the variants on")
+                raise ValueError(f"{splits.file}: no 'test' cases to compare the variants on")
             scored = validate_cases(trainer.network, run.preprocessed_folder, test_cases,
                                     run.source_channels, run.target_channel,
                                     torch.device(device),
                                     run.output_folder / "test_preprocessed_space.json")
             rows[name] = scored["cases"]
-            folder = (run.model_folder.parent.parent / "ablation" /
-                      f"{run.output_folder.parent.name}__{args.configuration}__fold{args.fold}")
+            folder = layout.ablation_folder(results_dataset_folder(run.dataset_name), run.sources,
+                                            run.target, args.configuration, args.fold)
     except (DatasetNotFoundError, FileNotFoundError, ValueError, ImportError) as err:
         print(f"autosynth_ablation: {err}", file=sys.stderr)
         return 2

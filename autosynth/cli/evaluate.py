@@ -4,6 +4,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from autosynth.evaluation.errors import EvaluationError
+from autosynth.evaluation.reference_scale import choose_scale, plan_for_target
+from autosynth.paths import preprocessed_dataset_folder
+from autosynth.evaluation.case_files import evaluation_cases
+from autosynth.evaluation.evaluator import evaluate_cases, write_summary
+from autosynth.paths import DatasetNotFoundError
+from autosynth.utils.files import read_json
 
 PROG = "autosynth_evaluate"
 
@@ -71,15 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def reference_scale(args: argparse.Namespace, info: dict | None):
     """The :class:`ReferenceScale` from the options and the predictions' info."""
-    from autosynth.evaluation.errors import EvaluationError
-    from autosynth.evaluation.reference_scale import choose_scale, plan_for_target
 
     plan, origin = None, ""
     model = (info or {}).get("model", {})
     if args.dataset is not None or args.plans is not None:
         plans_file = args.plans
         if plans_file is None:
-            from autosynth.paths import preprocessed_dataset_folder
 
             plans_file = preprocessed_dataset_folder(args.dataset) / "plans.json"
         target = args.target or model.get("target")
@@ -100,11 +104,6 @@ def reference_scale(args: argparse.Namespace, info: dict | None):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from autosynth.evaluation.case_files import evaluation_cases
-    from autosynth.evaluation.errors import EvaluationError
-    from autosynth.evaluation.evaluator import evaluate_cases, write_summary
-    from autosynth.paths import DatasetNotFoundError
-    from autosynth.utils.files import read_json
 
     info_file = args.prediction / "prediction_info.json"
     info = read_json(info_file) if info_file.is_file() else None

@@ -12,15 +12,15 @@ import sys
 from typing import Callable
 
 from autosynth.dataset.cases import discover_cases
-from autosynth.dataset.dataset_json import DatasetJson, DatasetJsonError
+from autosynth.dataset.dataset_json import DATASET_JSON_FILE, DatasetJson, DatasetJsonError
 from autosynth.dataset.image_io import ImageIOError
 from autosynth.dataset.integrity import DatasetIntegrityError, assert_dataset_ok
 from autosynth.experiment_planning.fingerprint import FingerprintError, extract_fingerprint
 from autosynth.experiment_planning.planner import PLANNERS, plan_experiment
 from autosynth.experiment_planning.plans import Plans, PlansError
-from autosynth.experiment_planning.splits import DEFAULT_SEED, SplitsError, ensure_splits
+from autosynth.experiment_planning.splits import DEFAULT_SEED, SPLITS_FILE, SplitsError, ensure_splits
 from autosynth.paths import DatasetNotFoundError, preprocessed_dataset_folder, raw_dataset_folder
-from autosynth.preprocessing.case_io import CaseReadError
+from autosynth.dataset.case_io import CaseReadError
 from autosynth.preprocessing.case_preprocessing import PreprocessingError
 from autosynth.preprocessing.preprocessor import preprocess_dataset
 from autosynth.preprocessing.properties import PropertiesError
@@ -53,7 +53,7 @@ def _fingerprint_options(parser: argparse.ArgumentParser) -> None:
                         help="recompute fingerprint.json even when the raw files are unchanged "
                         "(by default it is reused while their names, sizes and times match); "
                         "also re-plan configurations already in plans.json, discarding edits "
-                        "made to them, and make a new split (a splits_final.json in the raw "
+                        "made to them, and make a new split (a " + SPLITS_FILE + " in the raw "
                         "folder is always used)")
 
 
@@ -76,7 +76,7 @@ def _plan_options(parser: argparse.ArgumentParser, configurations_help: str) -> 
                         "disk and page-cache use; default float32)")
     parser.add_argument("--split-seed", type=int, default=DEFAULT_SEED,
                         help=f"seed of the patient-level split (default {DEFAULT_SEED}); used "
-                        "only when no splits_final.json exists yet, or with --overwrite")
+                        f"only when no {SPLITS_FILE} exists yet, or with --overwrite")
 
 
 # ----------------------------------------------------------------------------- steps
@@ -104,20 +104,20 @@ def _plan(args) -> None:
     plans, kept = plan_experiment(pre, configurations, args.memory_gb, args.precision,
                                   args.storage_dtype, args.overwrite)
     dataset_json = DatasetJson.load(raw)
-    dataset_json.save(pre / "dataset.json")
+    dataset_json.save(pre / DATASET_JSON_FILE)
     for name in configurations:
         config = plans.configurations[name]
         how = "kept from plans.json (use --overwrite to re-plan)" if name in kept else "planned"
         print(f"{name}: {how}; patch {config.patch_size}, batch {config.batch_size}, "
-              f"{config.network.n_stages} stages")
+              f"{config.network.num_stages} stages")
     patients = dataset_json.extra.get("patients")
     if patients is not None and not isinstance(patients, dict):
-        raise DatasetJsonError(f"{raw / 'dataset.json'}: 'patients' must map case ids to "
+        raise DatasetJsonError(f"{raw / DATASET_JSON_FILE}: 'patients' must map case ids to "
                                "patient ids")
     case_ids = [c.case_id for c in discover_cases(raw, dataset_json, "Tr")]
     splits = ensure_splits(raw, pre, case_ids, args.split_seed, patients, args.overwrite)
     print(f"splits: {len(splits['test'])} test case(s), {len(splits['folds'])} folds: "
-          f"{pre / 'splits_final.json'}")
+          f"{pre / SPLITS_FILE}")
 
 
 def _preprocess(args) -> None:
@@ -156,7 +156,7 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     parser = _parser("autosynth_plan_and_preprocess",
                      "Fingerprint a raw dataset, plan its configurations (plans.json), make the "
-                     "patient-level split (splits_final.json) and preprocess every training "
+                     f"patient-level split ({SPLITS_FILE}) and preprocess every training "
                      "case, into $AUTOSYNTH_PREPROCESSED/<dataset>/. Each step reuses what is "
                      "still valid, so running it again is cheap. documentation/plans.md "
                      "describes every output.")
@@ -203,7 +203,7 @@ def build_plan_parser() -> argparse.ArgumentParser:
     parser = _parser("autosynth_plan",
                      "Plan configurations from fingerprint.json into plans.json (configurations"
                      " already there are kept with their edits unless --overwrite) and write "
-                     "the patient-level split splits_final.json.")
+                     f"the patient-level split {SPLITS_FILE}.")
     _common(parser)
     parser.add_argument("--overwrite", action="store_true",
                         help="re-plan configurations already in plans.json (discarding edits "

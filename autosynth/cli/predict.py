@@ -5,7 +5,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from autosynth import results_layout as layout
 from autosynth.cli.device_option import add_device_option, resolve_device
+from autosynth.dataset.dataset_json import DatasetJsonError
+from autosynth.experiment_planning.plans import PLANS_NAME
+from autosynth.inference import (PredictionError, PredictionSettings, TrainedModel,
+                                 discover_input_cases, predict_cohort, select_part)
+from autosynth.paths import DatasetNotFoundError
 
 PROG = "autosynth_predict"
 
@@ -41,17 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
                        "one dataset in $AUTOSYNTH_RESULTS has this translation")
     model.add_argument("-c", "--configuration", default="2d",
                        help="configuration the model was trained with (default 2d)")
-    model.add_argument("-tr", "--trainer", default="SynthesisTrainer",
-                       help="trainer class the model was trained with (default SynthesisTrainer)")
-    model.add_argument("-p", "--plans", default="autosynthPlans",
-                       help="plans name the model folder is named with (default autosynthPlans)")
+    model.add_argument("-tr", "--trainer", default=layout.DEFAULT_TRAINER,
+                       help="trainer class the model was trained with (default "
+                       f"{layout.DEFAULT_TRAINER})")
+    model.add_argument("-p", "--plans", default=PLANS_NAME,
+                       help=f"plans name the model folder is named with (default {PLANS_NAME})")
     model.add_argument("-m", "--model-folder", type=Path, default=None,
                        help="the model folder itself (.../<Trainer>__<plans>__<config>/"
                        "<SRC>_to_<TGT>), instead of -d/-c/-tr/-s/-t")
     model.add_argument("-f", "--folds", nargs="+", default=None,
                        help="folds to average, e.g. -f 0 1 2 3 4 or -f all (default: every fold "
                        "of the model folder that has the checkpoint)")
-    model.add_argument("--checkpoint", default="best", choices=["best", "final", "latest"],
+    model.add_argument("--checkpoint", default="best", choices=list(layout.CHECKPOINTS),
                        help="checkpoint of each fold: best (lowest validation loss, the paper's "
                        "choice; default), final or latest")
     run = parser.add_argument_group("how")
@@ -79,36 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _dataset_with_translation(sources: list[str], target: str, run_folder: str) -> str:
-    """The one dataset in the results root with this trained translation."""
-    from autosynth.inference.errors import PredictionError
-    from autosynth.paths import results_root
-    from autosynth.training.context import translation_name
-
-    name = translation_name(sources, target)
-    found = sorted(p.parent.parent.name for p in results_root().glob(f"*/{run_folder}/{name}")
-                   if p.is_dir())
-    if len(found) != 1:
-        raise PredictionError(f"give the dataset with -d: {len(found)} datasets in "
-                              f"{results_root()} have {run_folder}/{name} "
-                              f"({', '.join(found) or 'none'})")
-    return found[0]
-
-
-def resolve_model(args: argparse.Namespace):
+def resolve_model(args: argparse.Namespace) -> TrainedModel:
     """The :class:`TrainedModel` named by -m or by -d/-c/-tr/-s/-t; checks -s/-t against it."""
-    from autosynth.inference.errors import PredictionError
-    from autosynth.inference.model_folder import TrainedModel, find_model_folder
-
     sources = [s.strip() for s in args.source.split(",") if s.strip()] if args.source else None
     if args.model_folder is None:
         if not sources or not args.target:
             raise PredictionError("give the translation with -s SOURCE -t TARGET (or the model "
                                   "folder with -m)")
-        dataset = args.dataset or _dataset_with_translation(
-            sources, args.target, f"{args.trainer}__{args.plans}__{args.configuration}")
-        folder = find_model_folder(dataset, sources, args.target, args.configuration,
-                                   args.trainer, args.plans)
+        try:
+            folder = layout.find_model_folder(args.dataset, sources, args.target,
+                                              args.configuration, args.trainer, args.plans)
+        except layout.ResultsLayoutError as err:
+            raise PredictionError(str(err)) from None
     else:
         folder = args.model_folder
     model = TrainedModel.load(folder)
@@ -123,11 +112,6 @@ def resolve_model(args: argparse.Namespace):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from autosynth.dataset.dataset_json import DatasetJsonError
-    from autosynth.inference import (PredictionError, PredictionSettings, discover_input_cases,
-                                     predict_cohort, select_part)
-    from autosynth.paths import DatasetNotFoundError
-
     try:
         model = resolve_model(args)
         cases = discover_input_cases(args.input, model.sources, model.dataset_json, args.masks)

@@ -4,7 +4,18 @@ from __future__ import annotations
 import argparse
 import sys
 
+from autosynth import results_layout as layout
 from autosynth.cli.device_option import add_device_option, resolve_device
+from autosynth.dataset.dataset_json import DatasetJsonError
+from autosynth.evaluation.errors import EvaluationError
+from autosynth.evaluation.held_out import (ModelSelection, brain_masks,
+                                           evaluate_translation, held_out_cases,
+                                           row_name, select_models)
+from autosynth.evaluation.held_out_summary import write_test_summary
+from autosynth.experiment_planning.splits import SPLITS_FILE
+from autosynth.inference import PredictionError, PredictionSettings
+from autosynth.paths import (DatasetNotFoundError, find_dataset_name, preprocessed_root,
+                             raw_root, results_root)
 
 PROG = "autosynth_test"
 
@@ -13,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Find the trained translations of a dataset in $AUTOSYNTH_RESULTS, predict "
-        "the held-out test cases (splits_final.json 'test' in the preprocessed folder; images "
+        f"the held-out test cases ({SPLITS_FILE} 'test' in the preprocessed folder; images "
         "from the raw imagesTr) with each, score the predictions against the raw target "
         "normalised with the model's plan (inside the raw brain mask, with the raw labels), and "
         "write one table of all translations in the paper's Table 1 form to "
@@ -47,15 +58,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from autosynth.dataset.dataset_json import DatasetJsonError
-    from autosynth.evaluation.errors import EvaluationError
-    from autosynth.evaluation.held_out import (ModelSelection, brain_masks,
-                                               evaluate_translation, held_out_cases,
-                                               row_name, select_models)
-    from autosynth.evaluation.held_out_summary import write_test_summary
-    from autosynth.inference import PredictionError, PredictionSettings
-    from autosynth.paths import (DatasetNotFoundError, find_dataset_name, preprocessed_root,
-                                 raw_root, results_root)
 
     sources = [s.strip() for s in args.source.split(",")] if args.source else None
     settings = PredictionSettings(folds=args.folds, checkpoint=args.checkpoint, mirror=args.tta,
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         for model in models:
             label = row_name(model, models)
             if args.folds is None and not model.available_folds(args.checkpoint):
-                print(f"{PROG}: {label}: no fold with checkpoint_{args.checkpoint}.pth in "
+                print(f"{PROG}: {label}: no fold with {layout.checkpoint_name(args.checkpoint)} in "
                       f"{model.folder}; skipped", file=sys.stderr)
                 continue
             print(f"{PROG}: {label} ({model.folder})", file=sys.stderr)

@@ -6,9 +6,18 @@ import os
 import sys
 
 import torch
+from torch.multiprocessing.spawn import ProcessException
 
+from autosynth import results_layout as layout
 from autosynth.cli.device_option import add_device_option, resolve_device
+from autosynth.evaluation.preprocessed_validation import validate_fold
+from autosynth.experiment_planning.plans import PLANS_FILE
 from autosynth.paths import DatasetNotFoundError, preprocessed_root
+from autosynth.training import distributed as ddp
+from autosynth.training.context import TrainingRun
+from autosynth.training.registry import get_trainer_class
+
+LATEST, BEST, FINAL = (layout.checkpoint_name(c) for c in ("latest", "best", "final"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,10 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="autosynth_train",
         description="Train a network that synthesises the TARGET contrast from SOURCE on one "
         "fold of a planned and preprocessed dataset (e.g. `autosynth_train T1 FLAIR 0`). The "
-        "model goes to $AUTOSYNTH_RESULTS/DatasetXXX/<trainer>__<plans>__<config>/"
-        "<SRC>_to_<TGT>/fold_<FOLD>/ with checkpoint_best.pth (lowest validation loss), "
-        "checkpoint_latest.pth (every epoch), checkpoint_final.pth, training_log.txt and "
-        "progress.png.")
+        "model goes to $AUTOSYNTH_RESULTS/DatasetXXX/"
+        f"{layout.run_name('<trainer>', '<plans>', '<config>')}/"
+        f"{layout.translation_name(['<SRC>'], '<TGT>')}/{layout.folder_name_of('<FOLD>')}/ "
+        f"with {BEST} (lowest validation loss), {LATEST} (every epoch), {FINAL}, "
+        "training_log.txt and progress.png.")
     parser.add_argument("source", help="source contrast name(s) from dataset.json; several "
                         "joined by commas for multi-input synthesis, e.g. T1,T2")
     parser.add_argument("target", help="target contrast name, e.g. FLAIR")
@@ -29,13 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "out when exactly one dataset is preprocessed")
     parser.add_argument("-c", "--configuration", default="2d",
                         help="planned configuration: 2d (default) or 2d_paper")
-    parser.add_argument("-tr", "--trainer", default="SynthesisTrainer",
+    parser.add_argument("-tr", "--trainer", default=layout.DEFAULT_TRAINER,
                         help="trainer class: SynthesisTrainer (default), "
                         "SynthesisTrainer_TransposedConv, SynthesisTrainer_BatchNorm, "
                         "SynthesisTrainer_MAELoss, SynthesisTrainer_<N>epochs, or a class from "
                         "a module named in $AUTOSYNTH_EXTRA_TRAINERS")
     parser.add_argument("--c", dest="resume", action="store_true",
-                        help="continue from checkpoint_latest.pth exactly where it stopped")
+                        help=f"continue from {LATEST} exactly where it stopped")
     parser.add_argument("--epochs", type=int, default=None,
                         help="override the planned number of epochs; with --c this extends a "
                         "finished run")
@@ -55,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def single_preprocessed_dataset() -> str:
     names = sorted(p.name for p in preprocessed_root().iterdir()
-                   if p.is_dir() and (p / "plans.json").is_file())
+                   if p.is_dir() and (p / PLANS_FILE).is_file())
     if len(names) != 1:
         raise DatasetNotFoundError(
             f"give the dataset with -d: {len(names)} preprocessed datasets in "
@@ -65,10 +75,6 @@ def single_preprocessed_dataset() -> str:
 
 def train_process(args: argparse.Namespace) -> int:
     """One process's share of a run: the whole run, or one rank under DDP."""
-    from autosynth.training import distributed as ddp
-    from autosynth.training.context import TrainingRun
-    from autosynth.training.registry import get_trainer_class
-
     context = ddp.context_from_environment()
     try:
         dataset = args.dataset or single_preprocessed_dataset()
@@ -79,7 +85,7 @@ def train_process(args: argparse.Namespace) -> int:
     except (DatasetNotFoundError, FileNotFoundError, ValueError, ImportError) as err:
         print(f"autosynth_train: {err}", file=sys.stderr)
         return 2
-    if not args.resume and (run.output_folder / "checkpoint_latest.pth").is_file():
+    if not args.resume and (run.output_folder / LATEST).is_file():
         print(f"autosynth_train: {run.output_folder} already holds a run; use --c to continue "
               "it or delete the folder to start again", file=sys.stderr)
         return 2
@@ -91,12 +97,12 @@ def train_process(args: argparse.Namespace) -> int:
                                 distributed=context)
         trainer.initialize()
         if args.resume and not trainer.resume() and context.is_main:
-            print(f"autosynth_train: --c given but no checkpoint_latest.pth in "
+            print(f"autosynth_train: --c given but no {LATEST} in "
                   f"{run.output_folder}; starting from scratch", file=sys.stderr)
         if args.epochs is not None:
             trainer.extend(args.epochs)
         trainer.run_training()
-        trainer.validate_cases()  # rank 0 only; no collective follows, so no rank waits on it
+        validate_fold(trainer)
     except (FileNotFoundError, ValueError) as err:
         print(f"autosynth_train: {err}", file=sys.stderr)
         return 2
@@ -115,15 +121,11 @@ def _spawned_process(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.num_gpus > 1 and "WORLD_SIZE" not in os.environ:
-        from autosynth.training import distributed as ddp
-
         if resolve_device(args.device) == "cuda" and \
                 torch.cuda.device_count() < args.num_gpus:
             print(f"autosynth_train: --num-gpus {args.num_gpus} but only "
                   f"{torch.cuda.device_count()} CUDA device(s) visible", file=sys.stderr)
             return 2
-        from torch.multiprocessing.spawn import ProcessException
-
         try:
             ddp.spawn(_spawned_process, args.num_gpus, (args,))
         except ProcessException:

@@ -9,6 +9,7 @@ from typing import Any
 
 from autosynth.utils.files import write_json_atomic
 
+DATASET_JSON_FILE = "dataset.json"
 SUPPORTED_FILE_ENDINGS = (".nii.gz", ".nii", ".mha", ".nrrd")
 REQUIRED_KEYS = ("name", "channel_names", "file_ending", "numTraining")
 
@@ -84,7 +85,7 @@ class DatasetJson:
 
     # ---------------------------------------------------------------- (de)serialisation
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "dataset.json") -> "DatasetJson":
+    def from_dict(cls, data: dict[str, Any], source: str = DATASET_JSON_FILE) -> "DatasetJson":
         if not isinstance(data, dict):
             raise DatasetJsonError(f"{source}: top level must be a JSON object")
         missing = [k for k in REQUIRED_KEYS if k not in data]
@@ -133,7 +134,7 @@ class DatasetJson:
         """Read and validate; a folder is taken to mean its ``dataset.json``."""
         path = Path(path)
         if path.is_dir():
-            path = path / "dataset.json"
+            path = path / DATASET_JSON_FILE
         if not path.is_file():
             raise DatasetJsonError(f"{path}: file not found")
         try:
@@ -148,4 +149,4 @@ class DatasetJson:
             raise DatasetJsonError(f"{path}: refusing to write an invalid dataset.json: "
                                    + "; ".join(problems))
         path = Path(path)
-        write_json_atomic(path / "dataset.json" if path.is_dir() else path, self.to_dict())
+        write_json_atomic(path / DATASET_JSON_FILE if path.is_dir() else path, self.to_dict())

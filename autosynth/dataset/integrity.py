@@ -20,7 +20,7 @@ import SimpleITK as sitk
 from tqdm import tqdm
 
 from autosynth.dataset.cases import CaseFiles, discover_cases, split_channel_name, strip_ending
-from autosynth.dataset.dataset_json import DatasetJson, DatasetJsonError
+from autosynth.dataset.dataset_json import DATASET_JSON_FILE, DatasetJson, DatasetJsonError
 from autosynth.dataset.image_io import Geometry
 
 GEOMETRY_RTOL = 1e-4
@@ -185,7 +185,7 @@ def verify_dataset(folder: str | Path, num_processes: int = 1,
                    progress: bool = True) -> list[Problem]:
     """Check a raw dataset folder; returns every problem found (empty list: all good)."""
     folder = Path(folder)
-    dataset_json_path = folder / "dataset.json"
+    dataset_json_path = folder / DATASET_JSON_FILE
     try:
         dj = DatasetJson.load(dataset_json_path)
     except DatasetJsonError as err:

@@ -21,8 +21,12 @@ from autosynth.evaluation.errors import EvaluationError
 from autosynth.evaluation.reference_scale import ReferenceScale, normalise_reference
 from autosynth.evaluation.summary import (finite_or_none, mean_sd, per_case_table,
                                           region_table)
-from autosynth.preprocessing.brain_mask import derive_brain_mask
+from autosynth.dataset.brain_mask import derive_brain_mask
 from autosynth.utils.files import write_json_atomic, write_text_atomic
+from autosynth.evaluation.metrics import compute_metrics
+from autosynth.experiment_planning.fingerprint import axial_array_axis
+from autosynth.evaluation.figures import case_figure
+import torch
 
 DATA_RANGE = 1.0
 
@@ -49,8 +53,6 @@ def _read_on_grid(path: Path, geometry, what: str, dtype=np.float32) -> np.ndarr
 def evaluate_case(case: EvaluationCase, scale: ReferenceScale, slice_axis: int | None = None,
                   figure: Path | None = None, title: str = "") -> dict[str, float]:
     """Every metric of one case (floats; see ``autosynth.evaluation.metrics``)."""
-    from autosynth.evaluation.metrics import compute_metrics
-    from autosynth.experiment_planning.fingerprint import axial_array_axis
 
     try:
         prediction, geometry = read_image(case.prediction)
@@ -72,7 +74,6 @@ def evaluate_case(case: EvaluationCase, scale: ReferenceScale, slice_axis: int |
     metrics = compute_metrics(prediction, normalised, mask=brain, labels=labels,
                               data_range=DATA_RANGE, slice_axis=axis)
     if figure is not None:
-        from autosynth.evaluation.figures import case_figure
 
         source = None if case.source is None else _read_on_grid(case.source, geometry, "source")
         case_figure(figure, case.case_id, geometry, prediction, normalised, brain, labels,
@@ -89,7 +90,6 @@ def _evaluate_job(job: tuple) -> tuple[str, dict | str]:
 
 
 def _set_threads(threads: int) -> None:
-    import torch
 
     torch.set_num_threads(threads)
 

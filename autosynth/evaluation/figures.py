@@ -14,6 +14,9 @@ import numpy as np
 from autosynth.dataset.image_io import Geometry
 from autosynth.evaluation.display import display_spacing, original_slice_index, to_display
 from autosynth.utils.files import atomic_path
+from autosynth.evaluation.ssim import ssim_maps
+import matplotlib
+import matplotlib.pyplot as plt
 
 MIN_DIFFERENCE_RANGE = 0.05
 
@@ -27,7 +30,6 @@ def chosen_slices(brain: np.ndarray, labels: np.ndarray | None) -> list[tuple[st
 
 
 def _slice_ssim(pred: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    from autosynth.evaluation.ssim import ssim_maps
 
     try:
         return ssim_maps(pred, ref, 1.0, volume=True, slices=False).volume.numpy()
@@ -45,10 +47,8 @@ def case_figure(path: str | os.PathLike, case_id: str, geometry: Geometry, predi
                 reference: np.ndarray, brain: np.ndarray, labels: np.ndarray | None = None,
                 source: np.ndarray | None = None, title: str = "") -> None:
     """Write the figure of one case (arrays on the original (Z, Y, X) grid)."""
-    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     view = {name: None if a is None else to_display(a, geometry) for name, a in
             (("pred", prediction), ("ref", reference), ("brain", brain), ("labels", labels),

@@ -1,5 +1,5 @@
 """The held-out test of a dataset: every trained translation predicted and scored on the
-``test`` cases of ``splits_final.json``, in the original space, in one table.
+``test`` cases of the dataset's split, in the original space, in one table.
 
 Each translation's model predicts the raw test images (``imagesTr``) exactly as
 ``autosynth_predict`` would; its predictions are scored against the raw target image normalised
@@ -22,8 +22,10 @@ from autosynth.evaluation.evaluator import EvaluationCase, evaluate_cases, write
 from autosynth.evaluation.reference_scale import ReferenceScale
 from autosynth.evaluation.summary import Row
 from autosynth.inference import InputCase, PredictionSettings, TrainedModel, predict_cohort
-from autosynth.inference.model_folder import trained_model_folders
+from autosynth.experiment_planning.splits import SPLITS_FILE, SplitsError, load_splits
+from autosynth.results_layout import trained_model_folders
 from autosynth.utils.files import read_json
+from autosynth.dataset.case_io import CaseReadError, load_case_with_mask
 
 
 @dataclass
@@ -58,27 +60,26 @@ def select_models(results_folder: Path, selection: ModelSelection) -> list[Train
 def held_out_cases(raw_folder: Path, preprocessed_folder: Path
                    ) -> tuple[DatasetJson, list[CaseFiles]]:
     """The raw files of the split's test cases (an error when there is no test set)."""
-    splits_file = preprocessed_folder / "splits_final.json"
-    if not splits_file.is_file():
-        raise EvaluationError(f"{splits_file}: not found; run autosynth_plan_and_preprocess")
-    splits = read_json(splits_file)
-    wanted = splits.get("test", []) if isinstance(splits, dict) else []
+    try:
+        splits = load_splits(preprocessed_folder)
+    except SplitsError as err:
+        raise EvaluationError(str(err)) from None
+    wanted = splits.test
     if not wanted:
-        raise EvaluationError(f"{splits_file}: no 'test' cases (a held-out test set is made "
-                              "by autosynth_plan, or listed in your own splits_final.json)")
+        raise EvaluationError(f"{splits.file}: no 'test' cases (a held-out test set is made "
+                              f"by autosynth_plan, or listed in your own {SPLITS_FILE})")
     dataset_json = DatasetJson.load(raw_folder)
     cases = {c.case_id: c for c in discover_cases(raw_folder, dataset_json, "Tr")}
     missing = [c for c in wanted if c not in cases]
     if missing:
         raise EvaluationError(f"{raw_folder / 'imagesTr'}: test case(s) {', '.join(missing)} "
-                              "of splits_final.json not found")
+                              f"of {splits.file} not found")
     return dataset_json, [cases[c] for c in sorted(wanted)]
 
 
 def brain_masks(cases: list[CaseFiles], folder: Path) -> dict[str, Path]:
     """Each case's mask file: ``masksTr``'s, or one derived from all contrasts (as the
     preprocessing does) and written to ``folder``, so prediction and scoring share it."""
-    from autosynth.preprocessing.case_io import CaseReadError, load_case_with_mask
 
     masks = {}
     for case in cases:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from autosynth.evaluation.summary import Row, finite_or_none, mean_sd, table1
+from autosynth.experiment_planning.splits import SPLITS_FILE
 from autosynth.utils.files import read_json, write_json_atomic, write_text_atomic
 
 STEM = "test_summary"
@@ -26,7 +27,7 @@ def render(rows: list[Row], dataset: str, test_cases: list[str]) -> str:
     lines = {row.name: row.cases for row in rows}
     return "\n".join([
         f"# Test set of {dataset}", "",
-        f"{len(test_cases)} held-out test case(s) (splits_final.json 'test'), scored in each "
+        f"{len(test_cases)} held-out test case(s) ({SPLITS_FILE} 'test'), scored in each "
         "input's original space on the normalised [0, 1] scale (data range 1).", "",
         "## Inside the brain", "", table1(lines, "_brain"),
         "## Whole image (the paper's protocol)", "", table1(lines, ""),

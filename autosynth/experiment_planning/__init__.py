@@ -1,12 +1,7 @@
-"""Fingerprint, plans and splits: what autosynth decides about a dataset before training."""
-from autosynth.experiment_planning.fingerprint import (FingerprintError, extract_fingerprint,
-                                                       load_fingerprint)
-from autosynth.experiment_planning.planner import PLANNERS, plan_experiment
-from autosynth.experiment_planning.plans import (ConfigurationPlan, NetworkPlan,
-                                                 NormalizationPlan, Plans, PlansError,
-                                                 TrainingPlan)
-from autosynth.experiment_planning.splits import SplitsError, ensure_splits, load_splits
+"""Fingerprint, plans and splits: what autosynth decides about a dataset before training.
 
-__all__ = ["FingerprintError", "extract_fingerprint", "load_fingerprint", "PLANNERS",
-           "plan_experiment", "ConfigurationPlan", "NetworkPlan", "NormalizationPlan", "Plans",
-           "PlansError", "TrainingPlan", "SplitsError", "ensure_splits", "load_splits"]
+Modules: ``fingerprint`` (what the data are), ``planner`` (configurations from a fingerprint),
+``plans`` (``plans.json`` as typed dataclasses), ``splits`` (the patient-level split file).
+Import from the modules; this package file imports nothing, so that reading a plan does not
+pull in the planner's dependencies.
+"""

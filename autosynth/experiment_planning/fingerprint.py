@@ -18,10 +18,10 @@ import SimpleITK as sitk
 import autosynth
 from autosynth.dataset.cases import CaseFiles, discover_cases
 from autosynth.dataset.dataset_json import DatasetJson
-from autosynth.experiment_planning.json_text import write_json_readable
-from autosynth.preprocessing.brain_mask import bounding_box, brain_voxels_per_slice, index_runs
-from autosynth.preprocessing.case_io import CaseReadError, load_case_with_mask
-from autosynth.preprocessing.parallel import map_cases
+from autosynth.utils.json_text import write_json_readable
+from autosynth.dataset.brain_mask import bounding_box, brain_voxels_per_slice, index_runs
+from autosynth.dataset.case_io import CaseReadError, load_case_with_mask
+from autosynth.utils.parallel import map_cases
 from autosynth.utils.files import read_json
 
 FINGERPRINT_FILE = "fingerprint.json"

@@ -22,7 +22,8 @@ import math
 
 import torch
 
-from autosynth.experiment_planning.plans import NetworkPlan
+from autosynth.architectures.config import UNetConfig
+from autosynth.architectures.memory import estimate_activation_memory
 
 BYTES_PER_ELEMENT = {"float32": 4, "bfloat16": 2, "float16": 2}
 INDEX_BYTES = 8
@@ -32,28 +33,22 @@ MIN_BATCH, MAX_BATCH = 2, 32
 MAX_DATASET_FRACTION = 0.05  # a batch covers at most 5 % of the training slices (nnU-Net)
 
 
-def _unet_config(network: NetworkPlan, in_channels: int, out_channels: int):
-    from autosynth.architectures.from_plan import unet_config_from_plan
-
-    return unet_config_from_plan(dataclasses.asdict(network), in_channels, out_channels)
-
-
-def _largest_gradient_pair(patch: tuple[int, int], network: NetworkPlan,
+def _largest_gradient_pair(patch: tuple[int, int], network: UNetConfig,
                            in_channels: int) -> int:
     """Elements of the largest (input + output) gradient pair of one convolution."""
-    f, n = network.features_per_stage, network.n_stages
+    f, n = network.features_per_stage, network.num_stages
     pixels = [math.ceil(patch[0] / 2 ** i) * math.ceil(patch[1] / 2 ** i) for i in range(n)]
     first_inputs = [(level, in_channels if level == 0 else f[level - 1]) for level in range(n)]
     first_inputs += [(level, f[level + 1] + f[level]) for level in range(n - 2, -1, -1)]
     largest = 0
     for level, previous in first_inputs:
-        for _ in range(network.convs_per_stage[level]):
+        for _ in range(network.convs[level]):
             largest = max(largest, (previous + f[level]) * pixels[level])
             previous = f[level]
     return largest
 
 
-def activation_mib_per_slice(patch, network: NetworkPlan, precision: str = "float32",
+def activation_mib_per_slice(patch, network: UNetConfig, precision: str = "float32",
                              in_channels: int = 1, out_channels: int = 1) -> float:
     """Estimated training memory of one slice (forward tensors kept + backward buffers), MiB.
 
@@ -64,9 +59,8 @@ def activation_mib_per_slice(patch, network: NetworkPlan, precision: str = "floa
     if precision not in BYTES_PER_ELEMENT:
         raise ValueError(f"precision must be one of {', '.join(BYTES_PER_ELEMENT)}, "
                          f"got '{precision}'")
-    from autosynth.architectures.memory import estimate_activation_memory
 
-    config = _unet_config(network, in_channels, out_channels)
+    config = dataclasses.replace(network, input_channels=in_channels, output_channels=out_channels)
     kept = estimate_activation_memory(config, int(patch[0]), int(patch[1])).bytes(
         getattr(torch, precision), device_type="cpu")
     transient = _largest_gradient_pair(tuple(patch), network, in_channels)

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
-
 import math
 
-from autosynth.experiment_planning.plans import NetworkPlan
+from autosynth.architectures.config import UNetConfig
+from autosynth.architectures.unet2d import build_network
+from autosynth.architectures.unet2d import count_parameters as count
 
 BASE_FEATURES = 16
 MAX_FEATURES = 256
@@ -31,25 +32,21 @@ def dropout_schedule(n_stages: int) -> list[float]:
     return [round(0.1 + 0.1 * math.floor(2 * i / (n_stages - 1)), 2) for i in range(n_stages)]
 
 
-def unet_for_poolings(n_poolings: int) -> NetworkPlan:
+def unet_for_poolings(n_poolings: int) -> UNetConfig:
     n_stages = n_poolings + 1
-    return NetworkPlan(
-        n_stages=n_stages,
+    return UNetConfig(
         features_per_stage=[min(BASE_FEATURES * 2 ** i, MAX_FEATURES) for i in range(n_stages)],
         convs_per_stage=[2] * n_stages,
         dropout_per_stage=dropout_schedule(n_stages))
 
 
-def paper_network() -> NetworkPlan:
+def paper_network() -> UNetConfig:
     """Osman & Tamam 2022: 5 stages, 16-256 features, two 3x3 convs each, tanh output."""
     return unet_for_poolings(4)
 
 
-def count_parameters(network: NetworkPlan, in_channels: int = 1, out_channels: int = 1) -> int:
+def count_parameters(network: UNetConfig, in_channels: int = 1, out_channels: int = 1) -> int:
     """Trainable parameters of the U-Net a plan describes, counted on the network itself
     (1,962,337 for the paper network with one input and one output)."""
-    from autosynth.architectures import build_network, count_parameters as count
-    from autosynth.architectures.from_plan import unet_config_from_plan
-
-    return count(build_network(unet_config_from_plan(dataclasses.asdict(network), in_channels,
-                                                     out_channels)))
+    return count(build_network(dataclasses.replace(network, input_channels=in_channels,
+                                                   output_channels=out_channels)))

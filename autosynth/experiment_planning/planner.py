@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 import autosynth
+from autosynth.architectures.config import UNetConfig
 from autosynth.experiment_planning.fingerprint import load_fingerprint
 from autosynth.experiment_planning.memory import (activation_mib_per_slice,
                                                   batch_size_for_budget, fixed_mib)
@@ -18,9 +19,9 @@ from autosynth.experiment_planning.network_topology import (count_parameters,
                                                             number_of_poolings, paper_network,
                                                             unet_for_poolings)
 from autosynth.experiment_planning.plans import (PLANS_FILE, ConfigurationPlan, MemoryEstimate,
-                                                 NetworkPlan, NormalizationPlan, Plans,
+                                                 NormalizationPlan, Plans,
                                                  PlansError, TrainingPlan)
-from autosynth.preprocessing.brain_mask import kept_slice_indices
+from autosynth.dataset.brain_mask import kept_slice_indices
 
 AXIS_NAMES = "ZYX"
 SPACING_TIE = 0.05  # spacings within 5 % of the largest count as equally coarse
@@ -68,7 +69,7 @@ def normalization_for(fingerprint: dict, contrasts: list[str]) -> dict[str, Norm
     return out
 
 
-def memory_estimate(patch, network: NetworkPlan, memory_gb: float, precision: str,
+def memory_estimate(patch, network: UNetConfig, memory_gb: float, precision: str,
                     training_slices: int) -> tuple[int, MemoryEstimate]:
     n_parameters = count_parameters(network)
     per_slice = activation_mib_per_slice(patch, network, precision)
@@ -111,7 +112,7 @@ def plan_2d(fingerprint: dict, contrasts: list[str], memory_gb: float = 8.0,
         f"in-plane spacing {spacing} mm: median over cases",
         f"patch {patch}: median cropped brain {[round(float(e), 1) for e in extent]} px at that "
         f"spacing, rounded up to a multiple of 2^{poolings}",
-        f"{network.n_stages} stages: fewest 2x poolings that bring {round(float(extent.min()), 1)}"
+        f"{network.num_stages} stages: fewest 2x poolings that bring {round(float(extent.min()), 1)}"
         f" px to at most 14 px; features 16 * 2^i capped at 256",
         f"batch {batch}: {memory.mib_per_slice} MiB per slice ({precision}) fits "
         f"{memory.batch_that_fits} in {memory_gb} GiB after {memory.fixed_mib} MiB fixed; "

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autosynth.experiment_planning.json_text import write_json_readable
+from autosynth.architectures.config import UNetConfig, UNetConfigError
+from autosynth.utils.json_text import write_json_readable
 from autosynth.utils.files import read_json
 
 PLANS_FILE = "plans.json"
@@ -43,38 +44,9 @@ def _check_keys(cls, data: Any, where: str) -> dict:
 
 
 @dataclass
-class NetworkPlan:
-    """A 2D U-Net. Stage i works at 1/2^i of the patch; the decoder mirrors the encoder.
-
-    ``dropout_per_stage[i]`` follows the first convolution of the encoder and of the decoder
-    stage at resolution level i (the paper's 'rate rising 0.1 -> 0.3 across levels').
-    """
-
-    n_stages: int
-    features_per_stage: list[int]
-    convs_per_stage: list[int]
-    dropout_per_stage: list[float]
-    kernel_size: int = 3
-    pooling: str = "max"
-    upsampling: str = "nearest"
-    norm: str = "none"
-    nonlinearity: str = "relu"
-    final_activation: str = "tanh"
-    initialization: str = "he_uniform"
-
-    def problems(self) -> list[str]:
-        out = []
-        for name in ("features_per_stage", "convs_per_stage", "dropout_per_stage"):
-            if len(getattr(self, name)) != self.n_stages:
-                out.append(f"{name} has {len(getattr(self, name))} entries, n_stages is "
-                           f"{self.n_stages}")
-        if any(not 0 <= p < 1 for p in self.dropout_per_stage):
-            out.append("dropout rates must be in [0, 1)")
-        return out
-
-
-@dataclass
 class TrainingPlan:
+    """The training schedule; the trainer reads it as it is (one set of defaults: these)."""
+
     epochs: int
     iterations_per_epoch: int
     val_iterations: int
@@ -137,7 +109,7 @@ class ConfigurationPlan:
     storage_dtype: str
     batch_size: int
     normalization: dict[str, NormalizationPlan]
-    network: NetworkPlan
+    network: UNetConfig
     training: TrainingPlan
     memory: MemoryEstimate | None = None
     notes: list[str] = field(default_factory=list)
@@ -154,10 +126,10 @@ class ConfigurationPlan:
         if len(self.patch_size) != 2 or any(int(p) < 1 for p in self.patch_size):
             out.append(f"patch_size must be two positive integers, got {self.patch_size}")
         else:
-            step = 2 ** (self.network.n_stages - 1)
+            step = self.network.shape_divisor
             if any(p % step for p in self.patch_size):
                 out.append(f"patch_size {self.patch_size} must be divisible by {step} "
-                           f"(2^(n_stages - 1)) for {self.network.n_stages} stages")
+                           f"(2^(stages - 1)) for {self.network.num_stages} stages")
         if self.resize not in RESIZE_MODES:
             out.append(f"resize must be one of {', '.join(RESIZE_MODES)}, got '{self.resize}'")
         if self.resize == "fit_and_pad" and not self.inplane_spacing:
@@ -168,13 +140,12 @@ class ConfigurationPlan:
             out.append("null_slice_fraction must be in [0, 1)")
         if self.batch_size < 1:
             out.append("batch_size must be at least 1")
-        out += [f"network: {p}" for p in self.network.problems()]
         for contrast, norm in self.normalization.items():
             out += [f"normalization.{contrast}: {p}" for p in norm.problems()]
         return out
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), "network": self.network.to_plan_dict()}
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "configuration") -> "ConfigurationPlan":
@@ -182,8 +153,11 @@ class ConfigurationPlan:
         data["normalization"] = {
             k: NormalizationPlan(**_check_keys(NormalizationPlan, v, f"{where}.normalization.{k}"))
             for k, v in _check_keys_dict(data["normalization"], f"{where}.normalization").items()}
-        data["network"] = NetworkPlan(**_check_keys(NetworkPlan, data["network"],
-                                                    f"{where}.network"))
+        try:
+            data["network"] = UNetConfig.from_plan_dict(_check_keys_dict(data["network"],
+                                                                         f"{where}.network"))
+        except UNetConfigError as err:
+            raise PlansError(f"{where}.network: {err}") from None
         data["training"] = TrainingPlan(**_check_keys(TrainingPlan, data["training"],
                                                       f"{where}.training"))
         if data.get("memory") is not None:
@@ -218,6 +192,7 @@ class Plans:
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
+        data["configurations"] = {k: c.to_dict() for k, c in self.configurations.items()}
         for config in data["configurations"].values():  # unused scheme parameters left out
             config["normalization"] = {k: {n: v for n, v in norm.items() if v is not None}
                                        for k, norm in config["normalization"].items()}

@@ -1,4 +1,9 @@
-"""``splits_final.json``: a held-out test set and five cross-validation folds, by patient.
+"""The split file: a held-out test set and five cross-validation folds, by patient.
+
+This module owns the file (:data:`SPLITS_FILE` in the preprocessed dataset folder): every stage
+reads it through :func:`load_splits` and asks :func:`cases_of_fold`, :func:`development_cases` or
+:func:`test_cases`, so nnU-Net's list format is converted in one place.
+
 
 The split is by patient so that no patient's slices appear on both sides (the paper's published
 code split by slice, which leaks). Seeded: 20 % of the patients are held out for testing, the
@@ -7,17 +12,18 @@ rest are divided into 5 folds; fold k validates on its fifth and trains on the o
 draws its own random validation fifth instead.
 
 Format: ``{"seed": int, "test": [case ids], "folds": [{"train": [...], "val": [...]}, ...]}``.
-A user's ``splits_final.json`` in the raw dataset folder is used instead, after validation; a
+A user's split file in the raw dataset folder is used instead, after validation; a
 plain list of folds (nnU-Net's format) is accepted and means "no test set".
 """
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from autosynth.experiment_planning.json_text import write_json_readable
+from autosynth.utils.json_text import write_json_readable
 from autosynth.utils.files import read_json
 
 SPLITS_FILE = "splits_final.json"
@@ -66,12 +72,7 @@ def make_splits(case_ids: list[str], seed: int = DEFAULT_SEED,
 def validate_splits(splits, case_ids: list[str], source: str,
                     patients: dict[str, str] | None = None) -> dict:
     """Check a split against the dataset; returns it in the standard format or raises."""
-    if isinstance(splits, list):
-        splits = {"seed": None, "test": [], "folds": splits}
-    if not isinstance(splits, dict) or not isinstance(splits.get("folds"), list) \
-            or not splits["folds"]:
-        raise SplitsError(f"{source}: expected {{\"test\": [...], \"folds\": [{{\"train\": "
-                          "[...], \"val\": [...]}}, ...]}} or a list of folds")
+    splits = _standard_format(splits, source)
     known, patients = set(case_ids), patients or {}
     test = list(splits.get("test", []))
     problems = []
@@ -81,9 +82,6 @@ def validate_splits(splits, case_ids: list[str], source: str,
 
     unknown = sorted(set(test) - known)
     for k, fold in enumerate(splits["folds"]):
-        if not isinstance(fold, dict) or set(fold) != {"train", "val"}:
-            problems.append(f"fold {k} must be an object with exactly 'train' and 'val'")
-            continue
         unknown += sorted((set(fold["train"]) | set(fold["val"])) - known)
         sides = {"train": fold["train"], "val": fold["val"], "test": test}
         for name, members in sides.items():
@@ -109,7 +107,7 @@ def validate_splits(splits, case_ids: list[str], source: str,
 def ensure_splits(raw_folder: str | os.PathLike, preprocessed_folder: str | os.PathLike,
                   case_ids: list[str], seed: int = DEFAULT_SEED,
                   patients: dict[str, str] | None = None, overwrite: bool = False) -> dict:
-    """Write ``splits_final.json`` into the preprocessed folder and return it.
+    """Write the split file into the preprocessed folder and return it.
 
     Priority: the user's file in the raw folder, then an existing (valid) file in the
     preprocessed folder unless ``overwrite``, then a new seeded split.
@@ -126,14 +124,57 @@ def ensure_splits(raw_folder: str | os.PathLike, preprocessed_folder: str | os.P
     return splits
 
 
-def load_splits(preprocessed_folder: str | os.PathLike) -> dict:
-    """The splits of a preprocessed dataset (for the trainer)."""
+@dataclass(frozen=True)
+class Splits:
+    """A loaded split file: what the stages after planning ask of it."""
+
+    file: Path
+    test: list[str]
+    folds: list[dict]
+    seed: int | None = None
+
+    def cases_of_fold(self, fold: int | str) -> tuple[list[str], list[str]]:
+        """(training cases, validation cases) of a fold; ``all`` trains and validates on
+        every development case."""
+        if str(fold) == "all":
+            return self.development_cases, self.development_cases
+        if not str(fold).isdigit() or not 0 <= int(fold) < len(self.folds):
+            raise SplitsError(f"fold {fold} does not exist: {self.file} has folds 0-"
+                              f"{len(self.folds) - 1} (or 'all')")
+        train, val = self.folds[int(fold)]["train"], self.folds[int(fold)]["val"]
+        if not train or not val:
+            raise SplitsError(f"{self.file}: fold {fold} has no "
+                              f"{'training' if not train else 'validation'} case")
+        return list(train), list(val)
+
+    @property
+    def development_cases(self) -> list[str]:
+        """Every case of any fold (training or validation): all but the held-out test set."""
+        return sorted({c for fold in self.folds for c in fold["train"] + fold["val"]})
+
+
+def load_splits(preprocessed_folder: str | os.PathLike) -> Splits:
+    """The split file of a preprocessed dataset; a list of folds (nnU-Net's format) means
+    'no test set'."""
     path = Path(preprocessed_folder) / SPLITS_FILE
     if not path.is_file():
-        raise SplitsError(f"{path}: not found; run autosynth_plan first")
-    splits = _read(path)
+        raise SplitsError(f"{path}: not found; run autosynth_plan_and_preprocess -d "
+                          f"{Path(preprocessed_folder).name}")
+    splits = _standard_format(_read(path), str(path))
+    return Splits(path, sorted(splits.get("test", [])), splits["folds"], splits.get("seed"))
+
+
+def _standard_format(splits, source: str) -> dict:
     if isinstance(splits, list):
-        return {"seed": None, "test": [], "folds": splits}
+        splits = {"seed": None, "test": [], "folds": splits}
+    if not isinstance(splits, dict) or not isinstance(splits.get("folds"), list) \
+            or not splits["folds"]:
+        raise SplitsError(f"{source}: expected {{\"test\": [...], \"folds\": [{{\"train\": "
+                          "[...], \"val\": [...]}}, ...]}} or a list of folds")
+    for k, fold in enumerate(splits["folds"]):
+        if not isinstance(fold, dict) or set(fold) != {"train", "val"}:
+            raise SplitsError(f"{source}: fold {k} must be an object with exactly 'train' and "
+                              "'val'")
     return splits
 
 

@@ -2,7 +2,7 @@
 from autosynth.inference.cohort import PredictionSettings, predict_cohort
 from autosynth.inference.errors import PredictionError
 from autosynth.inference.input_cases import InputCase, discover_input_cases, select_part
-from autosynth.inference.model_folder import TrainedModel, find_model_folder
+from autosynth.inference.model_folder import TrainedModel
 
 __all__ = ["PredictionSettings", "predict_cohort", "PredictionError", "InputCase",
-           "discover_input_cases", "select_part", "TrainedModel", "find_model_folder"]
+           "discover_input_cases", "select_part", "TrainedModel"]

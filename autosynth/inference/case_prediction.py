@@ -19,9 +19,10 @@ from autosynth.dataset.image_io import (ImageIOError, read_case, read_image_on_g
 from autosynth.inference.errors import PredictionError
 from autosynth.inference.input_cases import InputCase
 from autosynth.inference.model_folder import TrainedModel
-from autosynth.preprocessing.brain_mask import derive_brain_mask
+from autosynth.dataset.brain_mask import derive_brain_mask
 from autosynth.preprocessing.case_preprocessing import (PreprocessingError, preprocess_case,
                                                         restore_to_original)
+from autosynth.inference.denormalization import to_target_scale
 
 
 @dataclass
@@ -77,7 +78,6 @@ def predict_case(case: InputCase, model: TrainedModel,
     np.clip(restored, 0.0, 1.0, out=restored)
     restored *= brain
     if target_scale is not None:
-        from autosynth.inference.denormalization import to_target_scale
 
         restored = to_target_scale(restored, target_scale, brain)
     timings.restore, clock = time.perf_counter() - clock, time.perf_counter()

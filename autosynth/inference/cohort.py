@@ -15,11 +15,15 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from autosynth import results_layout as layout
 from autosynth.inference.case_prediction import CaseTimings, predict_case
 from autosynth.inference.errors import PredictionError
 from autosynth.inference.input_cases import InputCase
 from autosynth.inference.model_folder import TrainedModel
 from autosynth.utils.files import read_json, write_json_atomic
+from autosynth.inference import networks
+from autosynth.inference.denormalization import (denormalization_parameters,
+                                                 intensity_reference)
 
 INFO_FILE = "prediction_info.json"
 
@@ -47,7 +51,7 @@ def prediction_info(model: TrainedModel, settings: PredictionSettings,
     return {
         "model": {"folder": str(model.folder), "sources": model.sources, "target": model.target,
                   "configuration": model.configuration_name, "trainer": model.trainer,
-                  "folds": [p.parent.name[len("fold_"):] for p in checkpoints],
+                  "folds": [layout.parse_fold(p.parent.name) for p in checkpoints],
                   "checkpoint": settings.checkpoint, "tta_mirror": settings.mirror,
                   "denormalized": settings.denormalize},
         "intensity_scale": "target contrast (denormalised)" if settings.denormalize
@@ -82,7 +86,6 @@ _WORKER: dict = {}
 
 
 def _load_predictor(model: TrainedModel, settings: PredictionSettings, checkpoints: list[Path]):
-    from autosynth.inference import networks
 
     device = torch.device(settings.device)
     nets = [networks.load_network(p, device) for p in checkpoints]
@@ -157,8 +160,6 @@ def _collect(results, timings: dict, bar) -> None:
 
 
 def _target_scale(model: TrainedModel) -> dict:
-    from autosynth.inference.denormalization import (denormalization_parameters,
-                                                     intensity_reference)
 
     reference = intensity_reference(model.folder, model.dataset_name)
     return denormalization_parameters(reference, model.target,

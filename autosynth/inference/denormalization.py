@@ -22,9 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from autosynth.experiment_planning.splits import SplitsError, load_splits
 from autosynth.inference.errors import PredictionError
 from autosynth.preprocessing.normalization import denormalize
 from autosynth.utils.files import read_json, write_json_atomic
+from autosynth.paths import preprocessed_root
 
 REFERENCE_FILE = "intensity_reference.json"
 STATISTICS = ("mean", "std", "percentile_00_5", "percentile_99_5")
@@ -48,12 +50,10 @@ def reference_from_fingerprint(fingerprint: dict, cases: list[str] | None = None
 
 
 def _development_cases(preprocessed: Path) -> list[str] | None:
-    splits_file = preprocessed / "splits_final.json"
-    if not splits_file.is_file():
-        return None
-    splits = read_json(splits_file)
-    folds = splits["folds"] if isinstance(splits, dict) else splits
-    return sorted({c for fold in folds for c in fold["train"] + fold["val"]})
+    try:
+        return load_splits(preprocessed).development_cases
+    except SplitsError:
+        return None  # no split (or an unreadable one): every case of the fingerprint
 
 
 def intensity_reference(model_folder: Path, dataset_name: str) -> dict:
@@ -61,7 +61,6 @@ def intensity_reference(model_folder: Path, dataset_name: str) -> dict:
     stored = model_folder / REFERENCE_FILE
     if stored.is_file():
         return read_json(stored)
-    from autosynth.paths import preprocessed_root
 
     preprocessed = preprocessed_root(create=False) / dataset_name
     fingerprint_file = preprocessed / "fingerprint.json"

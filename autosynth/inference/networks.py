@@ -15,6 +15,9 @@ import torch
 from torch import nn
 
 from autosynth.inference.errors import PredictionError
+from autosynth.architectures import UNetConfig, build_network
+from autosynth.training.checkpointing import load_checkpoint
+from autosynth.training.context import autocast
 
 # slices per forward pass, chosen by benchmarks/inference.py (results/inference.json)
 CPU_BATCH_SIZE = 4
@@ -27,8 +30,6 @@ def default_batch_size(device: torch.device) -> int:
 
 def load_network(checkpoint: str | os.PathLike, device: torch.device) -> nn.Module:
     """One fold's network in evaluation mode, built from the checkpoint's own description."""
-    from autosynth.architectures import UNetConfig, build_network
-    from autosynth.training.checkpointing import load_checkpoint
 
     checkpoint = Path(checkpoint)
     try:
@@ -66,7 +67,6 @@ class SlicePredictor:
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
     def _autocast(self):
-        from autosynth.training.context import autocast
 
         return autocast(self.device)
 

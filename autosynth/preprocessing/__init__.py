@@ -3,7 +3,7 @@
 ``preprocess_case`` / ``restore_to_original`` / ``denormalize`` are pure (arrays in, arrays
 out); ``preprocess_dataset`` runs them over a dataset; ``load_case`` reads the result.
 """
-from autosynth.preprocessing.brain_mask import derive_brain_mask
+from autosynth.dataset.brain_mask import derive_brain_mask
 from autosynth.preprocessing.case_preprocessing import (PreprocessingError, preprocess_case,
                                                         restore_to_original)
 from autosynth.preprocessing.normalization import denormalize, normalize

@@ -15,7 +15,7 @@ import numpy as np
 import autosynth
 from autosynth.dataset.image_io import Geometry
 from autosynth.experiment_planning.plans import ConfigurationPlan
-from autosynth.preprocessing.brain_mask import (MASK_DERIVED, MASK_FROM_FILE, bounding_box,
+from autosynth.dataset.brain_mask import (MASK_DERIVED, MASK_FROM_FILE, bounding_box,
                                                 brain_voxels_per_slice, derive_brain_mask,
                                                 kept_slice_indices)
 from autosynth.preprocessing.normalization import normalization_parameters, normalize

@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from autosynth.dataset.cases import CaseFiles, discover_cases
-from autosynth.dataset.dataset_json import DatasetJson
+from autosynth.dataset.dataset_json import DATASET_JSON_FILE, DatasetJson
 from autosynth.experiment_planning.plans import ConfigurationPlan, Plans
-from autosynth.preprocessing.case_io import CaseReadError, load_case_with_mask, load_labels
+from autosynth.dataset.case_io import CaseReadError, load_case_with_mask, load_labels
 from autosynth.preprocessing.case_preprocessing import PreprocessingError, preprocess_case
-from autosynth.preprocessing.parallel import map_cases
+from autosynth.utils.parallel import map_cases
 from autosynth.preprocessing.properties import CaseProperties, PropertiesError
 from autosynth.preprocessing.storage import case_paths, save_npy
 
@@ -94,11 +94,11 @@ def preprocess_dataset(raw_folder: str | Path, preprocessed_folder: str | Path, 
     contrasts = tuple(dataset_json.channel_names[c] for c in channels)
     if list(contrasts) != plans.contrasts:
         raise PreprocessingError(f"plans.json was made for contrasts {plans.contrasts}, "
-                                 f"{raw_folder / 'dataset.json'} names {list(contrasts)}; "
+                                 f"{raw_folder / DATASET_JSON_FILE} names {list(contrasts)}; "
                                  "re-plan with --overwrite")
     output = Path(preprocessed_folder) / config.data_folder
     output.mkdir(parents=True, exist_ok=True)
-    jobs = [CaseJob(case, channels, contrasts, configuration, asdict(config), str(output),
+    jobs = [CaseJob(case, channels, contrasts, configuration, config.to_dict(), str(output),
                     case_signature(case, config))
             for case in discover_cases(raw_folder, dataset_json, "Tr")]
     results = map_cases(preprocess_raw_case, jobs, num_processes, progress,

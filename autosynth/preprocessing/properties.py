@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autosynth.dataset.image_io import Geometry
-from autosynth.experiment_planning.json_text import write_json_readable
+from autosynth.utils.json_text import write_json_readable
 from autosynth.utils.files import read_json
 
 

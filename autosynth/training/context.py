@@ -12,25 +12,20 @@ from pathlib import Path
 
 import torch
 
+from autosynth import results_layout as layout
 from autosynth.dataset.dataset_json import DatasetJson
+from autosynth.experiment_planning.plans import PLANS_FILE, ConfigurationPlan, Plans
+from autosynth.experiment_planning.splits import load_splits
 from autosynth.paths import find_dataset_name, preprocessed_root, results_root
 from autosynth.training.data_loading import SliceIndex
 from autosynth.utils.files import atomic_path
 
-def translation_name(sources: list[str], target: str) -> str:
-    """``T1_to_FLAIR``; several sources are joined with '+': ``T1+T2_to_FLAIR``."""
-    return f"{'+'.join(sources)}_to_{target}"
-
 
 def model_folder(dataset: str, trainer: str, plans: str, configuration: str,
                  sources: list[str], target: str) -> Path:
-    """``results/DatasetXXX/<Trainer>__<plans>__<config>/<SRC>_to_<TGT>`` (DESIGN.md 1)."""
-    return (results_root() / find_dataset_name(dataset) / f"{trainer}__{plans}__{configuration}"
-            / translation_name(sources, target))
-
-
-def fold_folder_name(fold: int | str) -> str:
-    return f"fold_{fold}"
+    """A translation's model folder under ``$AUTOSYNTH_RESULTS`` (see :mod:`results_layout`)."""
+    return layout.model_folder(results_root() / find_dataset_name(dataset), trainer, plans,
+                               configuration, sources, target)
 
 
 def cuda_autocast_dtype() -> torch.dtype:
@@ -57,7 +52,7 @@ class TrainingRun:
     dataset_name: str
     plans_name: str
     configuration_name: str
-    configuration: object  # a configuration plan (autosynth.experiment_planning.plans)
+    configuration: ConfigurationPlan
     plans_file: Path
     dataset_json: DatasetJson
     sources: list[str]
@@ -88,42 +83,24 @@ class TrainingRun:
 
     @property
     def output_folder(self) -> Path:
-        return self.model_folder / fold_folder_name(self.fold)
+        return layout.folder_of_fold(self.model_folder, self.fold)
 
     @classmethod
     def create(cls, dataset: str | int, configuration: str, fold: int | str,
-               sources: list[str], target: str, trainer_name: str = "SynthesisTrainer"
+               sources: list[str], target: str, trainer_name: str = layout.DEFAULT_TRAINER
                ) -> "TrainingRun":
         """Resolve names, read plans, dataset.json and splits, and check the translation."""
-        from autosynth.experiment_planning.plans import Plans
-        from autosynth.utils.files import read_json
-
         name = find_dataset_name(dataset)
         folder = preprocessed_root() / name
-        plans_file = folder / "plans.json"
+        plans_file = folder / PLANS_FILE
         plans = Plans.load(plans_file)
         config = plans.configuration(configuration)
-        dataset_json = DatasetJson.load(folder / "dataset.json")
+        dataset_json = DatasetJson.load(folder)
         for contrast in [*sources, target]:
             dataset_json.channel_index(contrast)  # raises naming the known contrasts
         if target in sources:
             raise ValueError(f"the target {target} is also a source ({', '.join(sources)})")
-        splits_file = folder / "splits_final.json"
-        if not splits_file.is_file():
-            raise FileNotFoundError(f"{splits_file}: not found; run autosynth_plan_and_preprocess "
-                                    f"-d {name}")
-        splits = read_json(splits_file)
-        if str(fold) == "all":
-            train = sorted({c for f in splits["folds"] for c in f["train"] + f["val"]})
-            val = train
-        else:
-            if not 0 <= int(fold) < len(splits["folds"]):
-                raise ValueError(f"fold {fold} does not exist: {splits_file} has folds 0-"
-                                 f"{len(splits['folds']) - 1} (or 'all')")
-            train, val = splits["folds"][int(fold)]["train"], splits["folds"][int(fold)]["val"]
-        if not train or not val:
-            raise ValueError(f"{splits_file}: fold {fold} has no "
-                             f"{'training' if not train else 'validation'} case")
+        train, val = load_splits(folder).cases_of_fold(fold)
         return cls(name, plans.plans_name, configuration, config, plans_file, dataset_json,
                    [dataset_json.channel_names[dataset_json.channel_index(s)] for s in sources],
                    dataset_json.channel_names[dataset_json.channel_index(target)],
@@ -131,7 +108,7 @@ class TrainingRun:
                    list(val), list(plans.contrasts))
 
     def describe(self) -> str:
-        return (f"{translation_name(self.sources, self.target)} {self.dataset_name} "
+        return (f"{layout.translation_name(self.sources, self.target)} {self.dataset_name} "
                 f"{self.configuration_name} fold {self.fold} ({self.trainer_name})")
 
     def case_files(self, cases: list[str]) -> list[Path]:
@@ -151,6 +128,6 @@ class TrainingRun:
     def write_reference_files(self) -> None:
         """The plan and dataset.json next to the folds: a model folder is self-contained."""
         self.model_folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.model_folder / "plans.json") as tmp:
+        with atomic_path(self.model_folder / layout.MODEL_PLANS_FILE) as tmp:
             shutil.copyfile(self.plans_file, tmp)
-        self.dataset_json.save(self.model_folder / "dataset.json")
+        self.dataset_json.save(self.model_folder / layout.MODEL_DATASET_FILE)

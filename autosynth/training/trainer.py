@@ -2,8 +2,8 @@
 
 One :class:`SynthesisTrainer` trains one translation (sources -> target) on one fold of one
 planned configuration. Variants (the paper's ablations) subclass it and change one hook; see
-``variants.py``. Everything the loop needs to continue after a kill lives in
-``checkpoint_latest.pth``: weights, optimiser, epoch, all RNG states, the history and the
+``variants.py``. Everything the loop needs to continue after a kill lives in the latest
+checkpoint (:mod:`autosynth.results_layout`): weights, optimiser, epoch, all RNG states, the history and the
 early-stopping state.
 """
 from __future__ import annotations
@@ -18,16 +18,23 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from batchgenerators.dataloading.multi_threaded_augmenter import MultiThreadedAugmenter
 from torch import nn
 from tqdm import tqdm
 
+from autosynth import results_layout as layout
+from autosynth.architectures.config import UNetConfig
+from autosynth.architectures.unet2d import build_network
+from autosynth.experiment_planning.plans import TrainingPlan
 from autosynth.training import context
 from autosynth.training import distributed as ddp
 from autosynth.training.checkpointing import load_checkpoint, save_checkpoint
 from autosynth.training.data_loading import SliceBatchLoader, fixed_validation_batches
 from autosynth.training.early_stopping import EarlyStopping
-from autosynth.architectures.from_plan import unet_config_from_plan
 from autosynth.training.training_log import TrainingHistory, log_line
+from autosynth.utils.files import interrupted_writes
+
+LATEST, BEST, FINAL = (layout.checkpoint_name(c) for c in ("latest", "best", "final"))
 
 MICRO_BATCH = 8  # slices per forward pass on the CPU: measured fastest for the paper net
 
@@ -42,43 +49,45 @@ class SynthesisTrainer:
         self.run = run
         self.dist = distributed
         self.config = run.configuration
-        self.schedule = self.configure_schedule(dataclasses.asdict(self.config.training))
+        self.schedule: TrainingPlan = self.configure_schedule(
+            dataclasses.replace(self.config.training))
         self.epochs_given = num_epochs is not None
         if num_epochs is not None:
-            self.schedule["epochs"] = int(num_epochs)
+            self.schedule.epochs = int(num_epochs)
         self.device = torch.device(device)
         self.num_workers = (min(2, os.cpu_count() or 1) if num_workers is None else num_workers)
         self.compile_network = compile_network
         self.progress = progress and distributed.is_main
         self.output_folder = run.output_folder
         self.history = TrainingHistory()
-        self.early_stopping = EarlyStopping(self.schedule["patience"])
+        self.early_stopping = EarlyStopping(self.schedule.patience)
         self.epoch = 0
 
     # ------------------------------------------------------------------ hooks for variants
-    def configure_schedule(self, schedule: dict) -> dict:
+    def configure_schedule(self, schedule: TrainingPlan) -> TrainingPlan:
+        """The plan's schedule; variants return a changed copy (``dataclasses.replace``)."""
         return schedule
 
-    def configure_network(self, network: dict) -> dict:
-        """Network description from the plan; variants change a field here."""
+    def configure_network(self, network: UNetConfig) -> UNetConfig:
+        """The plan's network description; variants return a changed copy."""
         return network
 
     def build_loss(self) -> nn.Module:
-        name = self.schedule.get("loss", "mse").lower()
+        name = self.schedule.loss.lower()
         losses = {"mse": nn.MSELoss, "mae": nn.L1Loss, "l1": nn.L1Loss}
         if name not in losses:
             raise ValueError(f"unknown loss '{name}' in the plan; known: {', '.join(losses)}")
         return losses[name]()
 
     def build_optimizer(self, parameters) -> torch.optim.Optimizer:
-        name = self.schedule.get("optimizer", "adam").lower()
+        name = self.schedule.optimizer.lower()
         if name != "adam":
             raise ValueError(f"unknown optimizer '{name}' in the plan; known: adam")
-        return torch.optim.Adam(parameters, lr=self.schedule["learning_rate"])
+        return torch.optim.Adam(parameters, lr=self.schedule.learning_rate)
 
     # ------------------------------------------------------------------ set-up
     def initialize(self) -> None:
-        seed = int(self.schedule.get("seed", 12345))
+        seed = int(self.schedule.seed)
         if self.config.batch_size % self.dist.world_size:
             raise ValueError(f"batch size {self.config.batch_size} is not divisible by "
                              f"{self.dist.world_size} processes; edit plans.json or change "
@@ -86,11 +95,9 @@ class SynthesisTrainer:
         torch.manual_seed(seed)  # same initial weights everywhere (DDP broadcasts rank 0's)
         np.random.seed(seed % 2**32)
         random.seed(seed)
-        from autosynth.architectures import build_network
-
-        self.network_config = unet_config_from_plan(
-            self.configure_network(dataclasses.asdict(self.config.network)),
-            input_channels=len(self.run.source_channels))
+        self.network_config = dataclasses.replace(
+            self.configure_network(self.config.network),
+            input_channels=len(self.run.source_channels), output_channels=1)
         self.network = build_network(self.network_config).to(self.device)
         self.network = self.network.to(memory_format=torch.channels_last)  # CPU and CUDA
         self.has_batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm)
@@ -111,7 +118,7 @@ class SynthesisTrainer:
         self.train_index, self.val_index = self.run.slice_indices()
         self.val_batches = fixed_validation_batches(
             self.val_index, self.run.source_channels, self.run.target_channel,
-            self.config.batch_size, self.schedule["val_iterations"], seed + 1)
+            self.config.batch_size, self.schedule.val_iterations, seed + 1)
         if self.dist.is_main:
             self.output_folder.mkdir(parents=True, exist_ok=True)
             self.run.write_reference_files()
@@ -119,13 +126,11 @@ class SynthesisTrainer:
 
     def _train_loader(self):
         """Background workers producing batches from the current position of the run."""
-        from batchgenerators.dataloading.multi_threaded_augmenter import MultiThreadedAugmenter
-
-        start = self.epoch * self.schedule["iterations_per_epoch"]
+        start = self.epoch * self.schedule.iterations_per_epoch
         loader = SliceBatchLoader(self.train_index, self.run.source_channels,
                                   self.run.target_channel, self.config.batch_size,
-                                  int(self.schedule.get("seed", 12345)), start_batch=start,
-                                  augment=bool(self.schedule.get("augmentation", False)),
+                                  int(self.schedule.seed), start_batch=start,
+                                  augment=bool(self.schedule.augmentation),
                                   num_threads=max(1, self.num_workers), rank=self.dist.rank,
                                   world_size=self.dist.world_size)
         if self.num_workers == 0:
@@ -195,7 +200,7 @@ class SynthesisTrainer:
             "epoch": self.epoch,
             "history": self.history.state_dict(),
             "early_stopping": self.early_stopping.state_dict(),
-            "schedule": self.schedule,
+            "schedule": dataclasses.asdict(self.schedule),
             "network_config": self.network_config.to_dict(),
             "trainer": type(self).__name__,
         }
@@ -224,7 +229,7 @@ class SynthesisTrainer:
             self.grad_scaler.load_state_dict(state["grad_scaler"])
         self.epoch = state["epoch"]
         if not self.epochs_given:
-            self.schedule["epochs"] = state.get("schedule", self.schedule)["epochs"]
+            self.schedule.epochs = state.get("schedule", {}).get("epochs", self.schedule.epochs)
         self.history.load_state_dict(state["history"])
         self.early_stopping.load_state_dict(state["early_stopping"])
         rng = state["rng"][self.dist.rank] if self.dist.rank < len(state["rng"]) \
@@ -236,11 +241,11 @@ class SynthesisTrainer:
             torch.cuda.set_rng_state(rng["cuda"], self.device)
 
     def resume(self) -> bool:
-        """Continue from ``checkpoint_latest.pth`` (False when there is none)."""
-        for debris in self.output_folder.glob(".checkpoint_*.pth.*.tmp*"):
+        """Continue from the latest checkpoint (False when there is none)."""
+        for debris in interrupted_writes(self.output_folder, layout.CHECKPOINT_GLOB):
             if self.dist.is_main:
                 debris.unlink(missing_ok=True)  # a write a kill interrupted; the checkpoint is whole
-        latest = self.output_folder / "checkpoint_latest.pth"
+        latest = self.output_folder / LATEST
         if not latest.is_file():
             return False
         self.load(latest)
@@ -255,23 +260,23 @@ class SynthesisTrainer:
                  f"{time.strftime('%Y-%m-%d %H:%M:%S')}: {text}")
 
     def finished(self) -> bool:
-        return self.epoch >= self.schedule["epochs"] or self.early_stopping.should_stop
+        return self.epoch >= self.schedule.epochs or self.early_stopping.should_stop
 
     def extend(self, epochs: int) -> None:
         """Train to ``epochs`` in all; extending a finished run restarts the patience count."""
         if self.finished() and epochs > self.epoch:
             self.early_stopping.epochs_without_improvement = 0
-        self.schedule["epochs"] = epochs
+        self.schedule.epochs = epochs
 
     def run_training(self) -> None:
         if self.finished():
-            self.log(f"nothing to do: {self.epoch} epochs done of {self.schedule['epochs']}")
-            if not (self.output_folder / "checkpoint_final.pth").is_file():
-                self.save("checkpoint_final.pth")  # killed between the last epoch and the end
+            self.log(f"nothing to do: {self.epoch} epochs done of {self.schedule.epochs}")
+            if not (self.output_folder / FINAL).is_file():
+                self.save(FINAL)  # killed between the last epoch and the end
             return
         self.log(f"training {self.run.describe()} on {self.device}: {len(self.train_index)} "
                  f"training slices, {len(self.val_index)} validation slices, "
-                 f"batch {self.config.batch_size}, {self.schedule}")
+                 f"batch {self.config.batch_size}, {dataclasses.asdict(self.schedule)}")
         loader = self._train_loader()
         try:
             while not self.finished():
@@ -279,15 +284,15 @@ class SynthesisTrainer:
         finally:
             if hasattr(loader, "_finish"):
                 loader._finish()
-        self.save("checkpoint_final.pth")
+        self.save(FINAL)
         reason = "early stopping" if self.early_stopping.should_stop else "last epoch"
         self.log(f"finished after epoch {self.epoch} ({reason}); best validation loss "
                  f"{self.early_stopping.best_loss:.6f} at epoch {self.early_stopping.best_epoch + 1}")
 
     def run_epoch(self, loader) -> None:
         started = time.perf_counter()
-        iterations = self.schedule["iterations_per_epoch"]
-        bar = tqdm(range(iterations), desc=f"epoch {self.epoch + 1}/{self.schedule['epochs']}",
+        iterations = self.schedule.iterations_per_epoch
+        bar = tqdm(range(iterations), desc=f"epoch {self.epoch + 1}/{self.schedule.epochs}",
                    unit="batch", disable=not self.progress, leave=False)
         losses = [self.train_step(next(loader)) for _ in bar]
         val_loss, val_psnr = self.validate()
@@ -299,27 +304,10 @@ class SynthesisTrainer:
                             epoch_seconds=time.perf_counter() - started)
         self.epoch += 1
         if is_best:
-            self.save("checkpoint_best.pth")
-        self.save("checkpoint_latest.pth")
+            self.save(BEST)
+        self.save(LATEST)
         if self.dist.is_main:
             self.history.plot(self.output_folder / "progress.png", title=self.run.describe())
         self.log(f"epoch {self.epoch}: train loss {self.history.train_loss[-1]:.6f}, "
                  f"val loss {val_loss:.6f}, val PSNR {val_psnr:.2f} dB"
                  f"{' (best)' if is_best else ''}, {self.history.epoch_seconds[-1]:.1f} s")
-
-    def validate_cases(self, checkpoint: str = "checkpoint_best.pth") -> dict:
-        """Score the best model on the fold's validation cases (``validation/summary.json``)."""
-        from autosynth.training.validation import validate_cases
-
-        if not self.dist.is_main:
-            return {}
-        best = self.output_folder / checkpoint
-        if best.is_file():
-            self.network.load_state_dict(load_checkpoint(best, self.device)["network"])
-        result = validate_cases(self.network, self.run.preprocessed_folder, self.run.val_cases,
-                                self.run.source_channels, self.run.target_channel, self.device,
-                                self.output_folder / "validation" / "summary.json")
-        means = {k: round(v["mean"], 4) for k, v in result["mean_sd"].items()
-                 if k in ("psnr_brain", "ssim_brain", "mae_brain", "psnr", "ssim")}
-        self.log(f"validation cases ({len(self.run.val_cases)}): {means}")
-        return result

@@ -5,35 +5,39 @@ is made on demand by the registry for any N.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
+from autosynth.architectures.config import UNetConfig
+from autosynth.experiment_planning.plans import TrainingPlan
 from autosynth.training.trainer import SynthesisTrainer
 
 
 class SynthesisTrainer_TransposedConv(SynthesisTrainer):
     """Learned 2x2 transposed convolutions instead of nearest-neighbour up-sampling."""
 
-    def configure_network(self, network: dict) -> dict:
-        return {**network, "upsampling": "transposed"}
+    def configure_network(self, network: UNetConfig) -> UNetConfig:
+        return replace(network, upsampling="transposed")
 
 
 class SynthesisTrainer_BatchNorm(SynthesisTrainer):
     """Batch normalisation after every convolution."""
 
-    def configure_network(self, network: dict) -> dict:
-        return {**network, "norm": "batch"}
+    def configure_network(self, network: UNetConfig) -> UNetConfig:
+        return replace(network, norm="batch")
 
 
 class SynthesisTrainer_MAELoss(SynthesisTrainer):
     """Mean absolute error instead of mean squared error (the paper found MSE better)."""
 
-    def configure_schedule(self, schedule: dict) -> dict:
-        return {**schedule, "loss": "mae"}
+    def configure_schedule(self, schedule: TrainingPlan) -> TrainingPlan:
+        return replace(schedule, loss="mae")
 
 
 def epochs_variant(epochs: int) -> type[SynthesisTrainer]:
     """``SynthesisTrainer_<N>epochs``: the default trainer with another epoch budget."""
 
-    def configure_schedule(self, schedule: dict) -> dict:
-        return {**schedule, "epochs": epochs}
+    def configure_schedule(self, schedule: TrainingPlan) -> TrainingPlan:
+        return replace(schedule, epochs=epochs)
 
     return type(f"SynthesisTrainer_{epochs}epochs", (SynthesisTrainer,),
                 {"configure_schedule": configure_schedule,

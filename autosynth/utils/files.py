@@ -45,6 +45,12 @@ def atomic_path(destination: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def interrupted_writes(folder: str | os.PathLike, name_glob: str) -> list[Path]:
+    """Temporary files that :func:`atomic_path` left behind for destinations matching
+    ``name_glob`` because a kill interrupted the write (the destination itself is whole)."""
+    return sorted(Path(folder).glob(f".{name_glob}.*.tmp*"))
+
+
 def _umask() -> int:
     current = os.umask(0)
     os.umask(current)

@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 from autosynth.paths import raw_root
+from dataset_conversion.simulated_brats.anatomy import MissingDemoDependencyError
+from dataset_conversion.simulated_brats.cohort import CohortSettingsError, generate_cohort
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,8 +37,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from dataset_conversion.simulated_brats.anatomy import MissingDemoDependencyError
-    from dataset_conversion.simulated_brats.cohort import CohortSettingsError, generate_cohort
 
     output_root = args.output_root if args.output_root is not None else raw_root()
     start = time.perf_counter()

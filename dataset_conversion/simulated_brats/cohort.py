@@ -21,6 +21,7 @@ from dataset_conversion.simulated_brats.anatomy import load_anatomy, mni_notice
 from dataset_conversion.simulated_brats.signal import CONTRASTS, SEQUENCE_RANGES
 from dataset_conversion.simulated_brats.subject import (LABELS, case_files, parameters_file,
                                                         simulate_subject, write_subject)
+from dataset_conversion.simulated_brats.montage import write_montage
 
 GENERATOR_VERSION = 1
 MONTAGE_FILE = "montage.png"
@@ -122,6 +123,5 @@ def generate_cohort(output_root: Path, cases: int = 24, spacing: float = 2.0, se
     write_text_atomic(folder / NOTICE_COPY, mni_notice() + "\n")
     dataset_json(folder, cases, settings).save(folder / "dataset.json")
     if montage:
-        from dataset_conversion.simulated_brats.montage import write_montage
         write_montage(folder, wanted, folder / MONTAGE_FILE)
     return folder

@@ -55,7 +55,7 @@ def test_user_split_in_raw_folder_is_honoured(tmp_path):
     (raw / "splits_final.json").write_text(json.dumps(user))
     ensure_splits(raw, pre, CASES[:4])
     loaded = load_splits(pre)
-    assert loaded["test"] == ["case_000"] and loaded["folds"] == user["folds"]
+    assert loaded.test == ["case_000"] and loaded.folds == user["folds"]
 
 
 def test_existing_split_is_kept_unless_overwrite(tmp_path):

@@ -11,7 +11,7 @@ from torch import nn
 from autosynth.architectures import UNetConfig, build_network
 from autosynth.dataset.dataset_json import DatasetJson
 from autosynth.dataset.image_io import Geometry, write_image
-from autosynth.experiment_planning.plans import (ConfigurationPlan, NetworkPlan,
+from autosynth.experiment_planning.plans import (ConfigurationPlan,
                                                  NormalizationPlan, Plans, TrainingPlan)
 from autosynth.training.checkpointing import save_checkpoint
 
@@ -38,7 +38,8 @@ def tiny_plan(patch=(32, 32), inplane_spacing=(1.5, 1.5), features=(4, 8),
         null_slice_fraction=0.05, storage_dtype="float32", batch_size=4,
         normalization={c: NormalizationPlan("brain_zscore_01", z_low=-3.0, z_high=3.0)
                        for c in contrasts},
-        network=NetworkPlan(stages, list(features), [2] * stages, [0.1] * stages),
+        network=UNetConfig(features_per_stage=list(features), convs_per_stage=[2] * stages,
+                           dropout_per_stage=[0.1] * stages),
         training=TrainingPlan(epochs=1, iterations_per_epoch=1, val_iterations=1, patience=1))
     return Plans(dataset_name="Dataset042_Tiny", contrasts=list(contrasts),
                  configurations={"2d": config})

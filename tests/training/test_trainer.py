@@ -87,7 +87,7 @@ def test_variants_change_only_what_they_name(preprocessed_tiny):
     assert count(torch.nn.ConvTranspose2d, transposed) > 0 == count(torch.nn.ConvTranspose2d, base)
     assert count(torch.nn.BatchNorm2d, batchnorm) > 0 == count(torch.nn.BatchNorm2d, base)
     assert isinstance(mae.loss, torch.nn.L1Loss) and isinstance(base.loss, torch.nn.MSELoss)
-    assert short.schedule["epochs"] == 2 and base.schedule["epochs"] == 4
+    assert short.schedule.epochs == 2 and base.schedule.epochs == 4
     assert transposed.network_config.upsampling == "transposed"
 
 
@@ -123,8 +123,8 @@ def test_resume_keeps_the_epoch_budget_and_writes_a_missing_final_checkpoint(pre
     first.run_training()
     (first.output_folder / "checkpoint_final.pth").unlink()  # as if killed just before it
     again = _trainer()  # the plan says 4 epochs; the run was started with 2
-    assert again.resume() and again.schedule["epochs"] == 2
+    assert again.resume() and again.schedule.epochs == 2
     again.run_training()
     assert (again.output_folder / "checkpoint_final.pth").is_file() and again.epoch == 2
     again.extend(3)
-    assert again.schedule["epochs"] == 3 and not again.finished()
+    assert again.schedule.epochs == 3 and not again.finished()

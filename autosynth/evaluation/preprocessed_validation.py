@@ -12,7 +12,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from autosynth.evaluation.metrics import compute_metrics
 from autosynth.preprocessing.storage import load_case
+from autosynth.training.checkpointing import load_checkpoint
+from autosynth.training.trainer import BEST, SynthesisTrainer
 from autosynth.utils.files import write_json_atomic
 
 
@@ -47,8 +50,6 @@ def validate_cases(network: nn.Module, folder: Path, cases: list[str],
                    source_channels: list[int], target_channel: int, device: torch.device,
                    output: Path) -> dict:
     """Write ``output`` (validation/summary.json) with per-case metrics and their mean +- SD."""
-    from autosynth.evaluation.metrics import compute_metrics
-
     per_case = {}
     for case in cases:
         data, mask, labels, _ = load_case(folder, case)
@@ -61,4 +62,24 @@ def validate_cases(network: nn.Module, folder: Path, cases: list[str],
     result = {"space": "preprocessed (normalised [0, 1], model grid)", "data_range": 1.0,
               "mean_sd": summarise(per_case), "cases": per_case}
     write_json_atomic(output, result)
+    return result
+
+
+def validate_fold(trainer: SynthesisTrainer, checkpoint: str = BEST) -> dict:
+    """Score a trained fold's best model on its validation cases (``validation/summary.json``).
+
+    Rank 0 alone scores; no collective follows, so no other rank waits on it.
+    """
+    if not trainer.dist.is_main:
+        return {}
+    best = trainer.output_folder / checkpoint
+    if best.is_file():
+        trainer.network.load_state_dict(load_checkpoint(best, trainer.device)["network"])
+    run = trainer.run
+    result = validate_cases(trainer.network, run.preprocessed_folder, run.val_cases,
+                            run.source_channels, run.target_channel, trainer.device,
+                            trainer.output_folder / "validation" / "summary.json")
+    means = {k: round(v["mean"], 4) for k, v in result["mean_sd"].items()
+             if k in ("psnr_brain", "ssim_brain", "mae_brain", "psnr", "ssim")}
+    trainer.log(f"validation cases ({len(run.val_cases)}): {means}")
     return result

@@ -5,7 +5,7 @@ import numpy as np
 
 from autosynth.dataset.cases import CaseFiles
 from autosynth.dataset.image_io import Geometry, ImageIOError, read_case, read_image_on_grid
-from autosynth.preprocessing.brain_mask import MASK_DERIVED, MASK_FROM_FILE, derive_brain_mask
+from autosynth.dataset.brain_mask import MASK_DERIVED, MASK_FROM_FILE, derive_brain_mask
 
 
 class CaseReadError(RuntimeError):

@@ -13,7 +13,22 @@ import sys
 import time
 from pathlib import Path
 
+from autosynth import results_layout as layout
 from autosynth.cli.device_option import add_device_option, resolve_device
+from autosynth.cli.plan_and_preprocess import main as plan_and_preprocess
+from autosynth.cli.test import main as test
+from autosynth.cli.train import main as train
+from autosynth.evaluation.evaluator import EvaluationCase, evaluate_cases
+from autosynth.evaluation.held_out import brain_masks, held_out_cases
+from autosynth.evaluation.held_out_summary import load_rows, write_test_summary
+from autosynth.evaluation.intensity_baselines import (fit_histogram_mapping,
+                                                      write_baseline_predictions)
+from autosynth.evaluation.reference_scale import ReferenceScale
+from autosynth.evaluation.summary import Row
+from autosynth.paths import find_dataset_name, raw_root, results_root
+from autosynth.training.context import TrainingRun
+from autosynth.utils.files import read_json
+from dataset_conversion.simulated_brats.cli import main as make_demo_dataset
 
 DATASET_ID = 900
 
@@ -56,15 +71,6 @@ def run(label: str, main, argv: list[str]) -> None:
 def add_baseline_rows(dataset: str, sources: list[str], target: str, fold: str) -> str:
     """Score both baselines on the test cases exactly as autosynth_test scored the model, add
     them to ``test_summary.{md,json}`` and return the table."""
-    from autosynth.evaluation.evaluator import EvaluationCase, evaluate_cases
-    from autosynth.evaluation.held_out import brain_masks, held_out_cases
-    from autosynth.evaluation.held_out_summary import load_rows, write_test_summary
-    from autosynth.evaluation.intensity_baselines import (fit_histogram_mapping,
-                                                          write_baseline_predictions)
-    from autosynth.evaluation.reference_scale import ReferenceScale
-    from autosynth.evaluation.summary import Row
-    from autosynth.paths import raw_root, results_root
-    from autosynth.training.context import TrainingRun
 
     run_ = TrainingRun.create(dataset, "2d", fold, sources, target)
     results = results_root() / run_.dataset_name
@@ -94,8 +100,6 @@ def add_baseline_rows(dataset: str, sources: list[str], target: str, fold: str) 
 
 def model_is_ahead(dataset: str, sources: list[str], target: str) -> bool:
     """The model's row beats every baseline row in mean in-brain PSNR and SSIM."""
-    from autosynth.paths import find_dataset_name, results_root
-    from autosynth.utils.files import read_json
 
     rows = read_json(results_root() / find_dataset_name(dataset) / "test_summary.json")["rows"]
     translation = f"{'+'.join(sources)} → {target}"
@@ -110,11 +114,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.home:
         os.environ["AUTOSYNTH_HOME"] = str(Path(args.home).resolve())
-    from autosynth.cli.plan_and_preprocess import main as plan_and_preprocess
-    from autosynth.cli.test import main as test
-    from autosynth.cli.train import main as train
-    from autosynth.paths import raw_root, results_root
-    from dataset_conversion.simulated_brats.cli import main as make_demo_dataset
 
     started = time.perf_counter()
     quiet = ["--no-progress"] if args.no_progress else []
@@ -127,15 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     run("planning", plan_and_preprocess,
         ["-d", str(DATASET_ID), "-c", "2d", "-np", str(args.num_processes)] + quiet)
     step(f"3/4 train {args.source} -> {args.target}, fold {args.fold}, {args.epochs} epochs")
-    from autosynth.training.context import TrainingRun
 
     sources = [s.strip() for s in args.source.split(",")]
     fold_folder = TrainingRun.create(str(DATASET_ID), "2d", args.fold, sources,
                                      args.target).output_folder
-    if (fold_folder / "checkpoint_final.pth").is_file():
+    if (fold_folder / layout.checkpoint_name("final")).is_file():
         print(f"already trained: {fold_folder}")
     else:
-        resume = ["--c"] if (fold_folder / "checkpoint_latest.pth").is_file() else []
+        resume = ["--c"] if (fold_folder / layout.checkpoint_name("latest")).is_file() else []
         run("training", train, [args.source, args.target, args.fold, "-d", str(DATASET_ID),
                                 "--epochs", str(args.epochs), "--device", device] + resume + quiet)
     step("4/4 autosynth_test on the held-out test split, and the two baselines")
