@@ -31,7 +31,7 @@ setup(
     package_data={"dataset_conversion": ["simulated_brats/*.txt"]},
     install_requires=[
         # torch is pinned by the Makefile (torch==2.13.0 is the CPU build on disk here); any 2.x works.
-        "torch>=2.1",
+        "torch>=2.4",  # is_bf16_supported(including_emulation=...), torch.amp.GradScaler("cuda")
         "numpy>=1.24",
         "SimpleITK>=2.2",
         "nibabel>=5.0",
@@ -39,7 +39,6 @@ setup(
         "scipy>=1.10",
         "scikit-image>=0.21",
         "tqdm>=4.60",
-        "pyyaml>=6.0",
         "matplotlib>=3.6",
     ],
     extras_require={

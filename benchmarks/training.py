@@ -2,7 +2,7 @@
 
 Measures the default trainer's update (channels_last, micro-batches accumulated to the batch)
 against plain torch, in slices per second and GFLOP/s (16.0 GFLOP forward + backward per slice,
-DESIGN.md 8), plus peak RSS, and the data loader's slices per second. Prints a table and writes
+the paper network at 224x224), plus peak RSS, and the data loader's slices per second. Prints a table and writes
 benchmarks/results/training.json.
 
     python benchmarks/training.py [--steps 3] [--micro 4 8 16 32]

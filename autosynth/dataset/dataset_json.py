@@ -1,13 +1,12 @@
 """``dataset.json`` as a typed object: what a raw dataset holds and how its files are named."""
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autosynth.utils.files import write_json_atomic
+from autosynth.utils.files import read_json_document, write_json_atomic
 
 DATASET_JSON_FILE = "dataset.json"
 SUPPORTED_FILE_ENDINGS = (".nii.gz", ".nii", ".mha", ".nrrd")
@@ -132,15 +131,7 @@ class DatasetJson:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "DatasetJson":
         """Read and validate; a folder is taken to mean its ``dataset.json``."""
-        path = Path(path)
-        if path.is_dir():
-            path = path / DATASET_JSON_FILE
-        if not path.is_file():
-            raise DatasetJsonError(f"{path}: file not found")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise DatasetJsonError(f"{path}: not valid JSON ({err})") from None
+        path, data = read_json_document(path, DATASET_JSON_FILE, DatasetJsonError)
         return cls.from_dict(data, source=str(path))
 
     def save(self, path: str | os.PathLike) -> None:

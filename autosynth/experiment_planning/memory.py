@@ -13,7 +13,7 @@ pair of gradient buffers alive at once during the backward pass:
 Calibration (torch 2.13 CPU, saved-tensor hooks, per slice at batch 2): the paper network at
 224x224 keeps 68.6 MiB in fp32 and 37.6 MiB under bf16 autocast; the estimate gives 68.6 and
 35.7 MiB for the kept tensors and adds 12.3 / 6.1 MiB for the backward buffers: 80.9 / 41.9 MiB,
-against the 75 / 39 MiB measured for the whole step (DESIGN.md section 8).
+against the 75 / 39 MiB measured for the whole step (the training memory measured on this machine, documentation/plans.md).
 """
 from __future__ import annotations
 

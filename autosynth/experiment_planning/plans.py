@@ -9,12 +9,11 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from autosynth.architectures.config import UNetConfig, UNetConfigError
 from autosynth.utils.json_text import write_json_readable
-from autosynth.utils.files import read_json
+from autosynth.utils.files import read_json_document
 
 PLANS_FILE = "plans.json"
 PLANS_NAME = "autosynthPlans"
@@ -219,15 +218,8 @@ class Plans:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Plans":
         """Read a plans file; a folder is taken to mean its ``plans.json``."""
-        path = Path(path)
-        if path.is_dir():
-            path = path / PLANS_FILE
-        if not path.is_file():
-            raise PlansError(f"{path}: not found; run autosynth_plan first")
-        try:
-            data = read_json(path)
-        except ValueError as err:
-            raise PlansError(f"{path}: not valid JSON ({err})") from None
+        path, data = read_json_document(path, PLANS_FILE, PlansError,
+                                        "not found; run autosynth_plan first")
         try:
             return cls.from_dict(data, source=str(path))
         except PlansError:

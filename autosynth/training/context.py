@@ -37,7 +37,7 @@ def cuda_autocast_dtype() -> torch.dtype:
 
 @contextlib.contextmanager
 def autocast(device: torch.device):
-    """Mixed precision on CUDA; fp32 elsewhere (bf16 is 9x slower on these CPUs, DESIGN.md 8)."""
+    """Mixed precision on CUDA; fp32 elsewhere (bf16 is about 9x slower on CPUs without AVX-512 BF16)."""
     if device.type == "cuda":
         with torch.autocast("cuda", dtype=cuda_autocast_dtype()):
             yield

@@ -70,3 +70,18 @@ def write_json_atomic(destination: str | os.PathLike, data: Any) -> None:
 def read_json(path: str | os.PathLike) -> Any:
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+def read_json_document(path: str | os.PathLike, file_name: str, error: type[Exception],
+                       missing_hint: str = "file not found") -> tuple[Path, Any]:
+    """(path, data) of a JSON document a person may have edited; a folder means its
+    ``file_name``. A missing file or invalid JSON raises ``error`` naming the file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / file_name
+    if not path.is_file():
+        raise error(f"{path}: {missing_hint}")
+    try:
+        return path, read_json(path)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise error(f"{path}: not valid JSON ({err})") from None

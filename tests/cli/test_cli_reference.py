@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from autosynth.cli import reference
+from scripts import cli_reference as reference
 
 COMMANDS = reference.console_scripts()
 IDS = [c.name for c in COMMANDS]
@@ -72,7 +72,7 @@ def test_help_does_not_depend_on_the_machine():
             "os.cpu_count = lambda: 61\n"
             "os.sched_getaffinity = lambda pid: set(range(61))\n"
             "os.process_cpu_count = lambda: 61\n"
-            "from autosynth.cli import reference\n"
+            "from scripts import cli_reference as reference\n"
             "sys.stdout.write(reference.render_reference(strict=False))\n")
     env = {**os.environ, "COLUMNS": "37", "LINES": "10"}
     result = subprocess.run([sys.executable, "-c", code], cwd=reference.REPO_ROOT, env=env,

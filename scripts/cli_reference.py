@@ -1,8 +1,12 @@
 """Generate ``documentation/cli.md`` from the commands' own argparse parsers.
 
-    python -m autosynth.cli.reference            # print the reference
-    python -m autosynth.cli.reference --write    # rewrite documentation/cli.md
-    python -m autosynth.cli.reference --check    # exit 1 and say what drifted
+    python scripts/cli_reference.py            # print the reference
+    python scripts/cli_reference.py --write    # rewrite documentation/cli.md
+    python scripts/cli_reference.py --check    # exit 1 and say what drifted
+
+A development tool: it lives outside the installed package (the interception of
+``ArgumentParser.parse_args`` below happens only in the process that generates the reference)
+and documents the commands of this tree.
 
 The commands are the console scripts of ``CONSOLE_SCRIPTS`` in ``setup.py`` (read with
 :mod:`ast`, so a tree that is not installed works; an installed package without its
@@ -43,10 +47,10 @@ from pathlib import Path
 from typing import Callable
 
 WIDTH = 100
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 SETUP_PY = REPO_ROOT / "setup.py"
 CLI_MD = REPO_ROOT / "documentation" / "cli.md"
-REGENERATE = "python -m autosynth.cli.reference --write"
+REGENERATE = "python scripts/cli_reference.py --write"
 PACKAGES = ("autosynth", "dataset_conversion")
 
 # Reading order of the reference: the pipeline's. Names only order the sections; commands are
@@ -387,7 +391,7 @@ def check(path: Path | None = None) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m autosynth.cli.reference",
+        prog="python scripts/cli_reference.py",
         description="Write the command-line reference (documentation/cli.md) from the argparse "
         "parsers of the console scripts in setup.py, or check that it is up to date.")
     group = parser.add_mutually_exclusive_group()
@@ -408,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1 if problems else 0
         text = render_reference()
     except ParserNotFound as err:
-        print(f"autosynth.cli.reference: {err}", file=sys.stderr)
+        print(f"cli_reference: {err}", file=sys.stderr)
         return 1
     if args.write:
         args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -420,4 +424,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(REPO_ROOT))  # the commands of this tree, installed or not
     sys.exit(main())
