@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             scored = validate_cases(trainer.network, run.preprocessed_folder, test_cases,
                                     run.source_channels, run.target_channel,
                                     torch.device(device),
-                                    run.output_folder / "test_preprocessed_space.json")
+                                    run.output_folder / "test_preprocessed_space.json",
+                                    tuple(run.configuration.patch_size))
             rows[name] = scored["cases"]
             folder = layout.ablation_folder(results_dataset_folder(run.dataset_name), run.sources,
                                             run.target, args.configuration, args.fold)

@@ -24,7 +24,7 @@ from autosynth.evaluation.summary import (finite_or_none, mean_sd, per_case_tabl
 from autosynth.dataset.brain_mask import derive_brain_mask
 from autosynth.utils.files import write_json_atomic, write_text_atomic
 from autosynth.evaluation.metrics import compute_metrics
-from autosynth.experiment_planning.fingerprint import axial_array_axis
+from autosynth.dataset.orientation import head_foot_axis, stored_axis
 from autosynth.evaluation.figures import case_figure
 import torch
 
@@ -52,7 +52,11 @@ def _read_on_grid(path: Path, geometry, what: str, dtype=np.float32) -> np.ndarr
 
 def evaluate_case(case: EvaluationCase, scale: ReferenceScale, slice_axis: int | None = None,
                   figure: Path | None = None, title: str = "") -> dict[str, float]:
-    """Every metric of one case (floats; see ``autosynth.evaluation.metrics``)."""
+    """Every metric of one case (floats; see ``autosynth.evaluation.metrics``).
+
+    ``slice_axis`` is an axis of the canonical orientation (a plan's ``slice_axis``; the
+    head-foot axis when None); the slices of the paper's per-slice SSIM run along the file's
+    own axis that becomes it."""
 
     try:
         prediction, geometry = read_image(case.prediction)
@@ -70,7 +74,7 @@ def evaluate_case(case: EvaluationCase, scale: ReferenceScale, slice_axis: int |
     if case.labels is not None:
         labels = np.rint(_read_on_grid(case.labels, geometry, "labels")).astype(np.uint8)
     normalised = normalise_reference(reference, brain, scale)
-    axis = axial_array_axis(geometry.direction) if slice_axis is None else slice_axis
+    axis = stored_axis(geometry.direction, head_foot_axis() if slice_axis is None else slice_axis)
     metrics = compute_metrics(prediction, normalised, mask=brain, labels=labels,
                               data_range=DATA_RANGE, slice_axis=axis)
     if figure is not None:

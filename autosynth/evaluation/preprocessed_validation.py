@@ -1,5 +1,8 @@
 """End-of-training check: predict the fold's validation cases whole and score them.
 
+Each case is predicted with the sliding windows of ``autosynth_predict`` over the patch the
+network was trained on.
+
 Scored in the preprocessed space (normalised [0, 1], the model's own grid), which needs no
 inversion and matches what the loss saw; ``autosynth_predict``/``autosynth_evaluate`` score
 new cohorts in the original space.
@@ -13,24 +16,14 @@ import torch
 from torch import nn
 
 from autosynth.evaluation.metrics import compute_metrics
+from autosynth.inference.networks import SlicePredictor
 from autosynth.preprocessing.storage import load_case
 from autosynth.training.checkpointing import load_checkpoint
 from autosynth.training.trainer import BEST, SynthesisTrainer
 from autosynth.utils.files import write_json_atomic
 
 
-@torch.inference_mode()
-def predict_slices(network: nn.Module, data: np.ndarray, device: torch.device,
-                   batch_size: int = 16) -> np.ndarray:
-    """Network output for every slice of ``data`` (C_in, S, H, W) -> (S, H, W) float32."""
-    network.eval()
-    outputs = []
-    for start in range(0, data.shape[1], batch_size):
-        batch = torch.from_numpy(np.ascontiguousarray(
-            np.moveaxis(data[:, start:start + batch_size], 0, 1), dtype=np.float32))
-        batch = batch.to(device).contiguous(memory_format=torch.channels_last)
-        outputs.append(network(batch).float()[:, 0].cpu().numpy())
-    return np.concatenate(outputs) if outputs else np.zeros((0,) + data.shape[2:], np.float32)
+VALIDATION_BATCH = 8  # windows per forward pass
 
 
 def summarise(per_case: dict[str, dict[str, float]]) -> dict:
@@ -48,12 +41,14 @@ def summarise(per_case: dict[str, dict[str, float]]) -> dict:
 
 def validate_cases(network: nn.Module, folder: Path, cases: list[str],
                    source_channels: list[int], target_channel: int, device: torch.device,
-                   output: Path) -> dict:
+                   output: Path, patch: tuple[int, int] | None = None) -> dict:
     """Write ``output`` (validation/summary.json) with per-case metrics and their mean +- SD."""
+    network.eval()
+    predictor = SlicePredictor([network], device, VALIDATION_BATCH, patch=patch)
     per_case = {}
     for case in cases:
         data, mask, labels, _ = load_case(folder, case)
-        prediction = np.clip(predict_slices(network, data[source_channels], device), 0, 1)
+        prediction = np.clip(predictor(np.asarray(data[source_channels])), 0, 1)
         reference = np.asarray(data[target_channel], dtype=np.float32)
         brain = np.asarray(mask) > 0
         metrics = compute_metrics(prediction * brain, reference * brain, mask=brain,
@@ -78,7 +73,8 @@ def validate_fold(trainer: SynthesisTrainer, checkpoint: str = BEST) -> dict:
     run = trainer.run
     result = validate_cases(trainer.network, run.preprocessed_folder, run.val_cases,
                             run.source_channels, run.target_channel, trainer.device,
-                            trainer.output_folder / "validation" / "summary.json")
+                            trainer.output_folder / "validation" / "summary.json",
+                            tuple(trainer.config.patch_size))
     means = {k: round(v["mean"], 4) for k, v in result["mean_sd"].items()
              if k in ("psnr_brain", "ssim_brain", "mae_brain", "psnr", "ssim")}
     trainer.log(f"validation cases ({len(run.val_cases)}): {means}")

@@ -4,7 +4,9 @@ Per case: geometry, brain mask source, brain bounding box, slice occupancy along
 intensity statistics of each contrast inside the brain. Per dataset: medians, anisotropy and
 intensity properties pooled over voxels sampled in every case's brain. Each worker reads one
 case at a time and returns only numbers and a bounded voxel sample, so memory stays flat.
-All shapes and spacings are in array order ``(Z, Y, X)``.
+All shapes and spacings are in array order ``(Z, Y, X)`` of the case reoriented to the canonical
+orientation (:mod:`autosynth.dataset.orientation`); each case also records the orientation it is
+stored in, and its stored shape and spacing.
 """
 from __future__ import annotations
 
@@ -13,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import SimpleITK as sitk
 
 import autosynth
 from autosynth.dataset.cases import CaseFiles, discover_cases
 from autosynth.dataset.dataset_json import DatasetJson
+from autosynth.dataset.orientation import CANONICAL, Reorientation
 from autosynth.utils.json_text import write_json_readable
 from autosynth.dataset.brain_mask import bounding_box, brain_voxels_per_slice, index_runs
 from autosynth.dataset.case_io import CaseReadError, load_case_with_mask
@@ -43,12 +45,6 @@ class CaseJob:
 
 
 # ----------------------------------------------------------------------------- one case
-def axial_array_axis(direction) -> int:
-    """The array axis (0=Z, 1=Y, 2=X) whose direction is closest to the head-foot axis."""
-    matrix = np.asarray(direction, dtype=float).reshape(3, 3)
-    return 2 - int(np.argmax(np.abs(matrix[2])))
-
-
 def intensity_statistics(values: np.ndarray) -> dict:
     low, median, high = np.percentile(values, PERCENTILES)
     return {"mean": float(values.mean(dtype=np.float64)), "std": float(values.std(dtype=np.float64)),
@@ -63,10 +59,12 @@ def fingerprint_case(job: CaseJob) -> tuple[dict, dict[str, np.ndarray]]:
         images, mask, source, geometry = load_case_with_mask(job.case, job.channels)
     except CaseReadError as err:
         raise FingerprintError(str(err)) from None
-    box = bounding_box(mask)
+    reorientation = Reorientation.of(geometry.direction, CANONICAL)
+    canonical_mask = reorientation.to_canonical(mask)
+    box = bounding_box(canonical_mask)
     occupancy = {}
     for axis, name in enumerate("ZYX"):
-        counts = brain_voxels_per_slice(mask, axis)
+        counts = brain_voxels_per_slice(canonical_mask, axis)
         occupied = np.flatnonzero(counts)
         occupancy[name] = {"fraction": round(occupied.size / counts.size, 6),
                            "slices": index_runs(occupied),
@@ -82,13 +80,14 @@ def fingerprint_case(job: CaseJob) -> tuple[dict, dict[str, np.ndarray]]:
         sample = image.ravel()[chosen].astype(np.float64)
         z = (sample - stats["mean"]) / max(stats["std"], 1e-8)
         samples[contrast] = np.stack([sample, z]).astype(np.float32)  # 80 kB per contrast
-    record = {
-        "spacing_zyx": list(reversed(geometry.spacing)),
-        "shape_zyx": list(geometry.shape_zyx),
+    record = {  # shapes, spacings, boxes and occupancy in the canonical orientation
+        "orientation": reorientation.stored,
+        "canonical_orientation": reorientation.canonical,
+        "stored_spacing_zyx": list(reversed(geometry.spacing)),
+        "stored_shape_zyx": list(geometry.shape_zyx),
         "direction": list(geometry.direction),
-        "orientation": sitk.DICOMOrientImageFilter.GetOrientationFromDirectionCosines(
-            geometry.direction),
-        "axial_axis": axial_array_axis(geometry.direction),
+        "spacing_zyx": reorientation.canonical_zyx(list(reversed(geometry.spacing))),
+        "shape_zyx": [int(n) for n in canonical_mask.shape],
         "mask_source": source,
         "brain_voxels": int(brain_index.size),
         "crop_box_zyx": box,
@@ -133,7 +132,7 @@ def summarise(cases: dict[str, dict]) -> dict:
         "median_slice_occupancy_zyx": [float(np.median(
             [r["slice_occupancy"][a]["fraction"] for r in records])) for a in "ZYX"],
         "orientations": dict(Counter(r["orientation"] for r in records)),
-        "axial_axes": {str(k): v for k, v in Counter(r["axial_axis"] for r in records).items()},
+        "canonical_orientation": CANONICAL,
         "mask_sources": dict(Counter(r["mask_source"] for r in records)),
     }
 

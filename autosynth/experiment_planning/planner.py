@@ -12,6 +12,7 @@ import numpy as np
 
 import autosynth
 from autosynth.architectures.config import UNetConfig
+from autosynth.dataset.orientation import CANONICAL, head_foot_axis
 from autosynth.experiment_planning.fingerprint import load_fingerprint
 from autosynth.experiment_planning.memory import (activation_mib_per_slice,
                                                   batch_size_for_budget, fixed_mib)
@@ -32,9 +33,8 @@ PAPER_PATCH, PAPER_BATCH, PAPER_EPOCHS, PAPER_PATIENCE = 224, 32, 120, 20
 
 
 def axial_axis(fingerprint: dict) -> int:
-    """The array axis closest to head-foot in most cases."""
-    votes = fingerprint["axial_axes"]
-    return int(max(votes, key=lambda k: (votes[k], k == "0")))
+    """The head-foot axis of the canonical orientation every case is reoriented to."""
+    return head_foot_axis(fingerprint.get("canonical_orientation", CANONICAL))
 
 
 def choose_slice_axis(fingerprint: dict) -> tuple[int, str]:
@@ -98,8 +98,9 @@ def plan_2d(fingerprint: dict, contrasts: list[str], memory_gb: float = 8.0,
     inplane = [a for a in range(3) if a != axis]
     cases = list(fingerprint["cases"].values())
     spacing = [round(float(np.median([c["spacing_zyx"][a] for c in cases])), 6) for a in inplane]
-    extent = np.median([[c["cropped_shape_zyx"][a] * c["spacing_zyx"][a] / t
-                         for a, t in zip(inplane, spacing)] for c in cases], axis=0)
+    extents = np.array([[c["cropped_shape_zyx"][a] * c["spacing_zyx"][a] / t
+                         for a, t in zip(inplane, spacing)] for c in cases])
+    extent = np.median(extents, axis=0)
     poolings = number_of_poolings(float(extent.min()))
     step = 2 ** poolings
     patch = [int(math.ceil(e / step - 1e-9) * step) for e in extent]
@@ -107,11 +108,22 @@ def plan_2d(fingerprint: dict, contrasts: list[str], memory_gb: float = 8.0,
     slices = slice_counts(fingerprint, axis, NULL_SLICE_FRACTION)
     training_slices = int(slices * TRAIN_FRACTION)
     batch, memory = memory_estimate(patch, network, memory_gb, precision, training_slices)
+    larger = int(np.sum(np.any(extents > np.asarray(patch) + 1e-9, axis=1)))
+    orientations = ", ".join(f"{k} {v}" for k, v in sorted(fingerprint.get(
+        "orientations", {}).items()))
     notes = [
+        f"orientation {fingerprint.get('canonical_orientation', CANONICAL)}: every case is "
+        f"reoriented to it (axes permuted and flipped, no interpolation); stored as: "
+        f"{orientations or 'unknown'}",
         axis_note,
-        f"in-plane spacing {spacing} mm: median over cases",
+        f"in-plane spacing {spacing} mm: median over cases; every case is resampled to exactly "
+        "this spacing and never rescaled to fit the patch",
         f"patch {patch}: median cropped brain {[round(float(e), 1) for e in extent]} px at that "
         f"spacing, rounded up to a multiple of 2^{poolings}",
+        f"{larger} of {len(cases)} cases have a brain larger than the patch (largest "
+        f"{[round(float(e), 1) for e in extents.max(axis=0)]} px): they are covered by patches "
+        "in training and by sliding windows (half-patch steps, Gaussian weights) in prediction; "
+        "smaller ones are zero-padded",
         f"{network.num_stages} stages: fewest 2x poolings that bring {round(float(extent.min()), 1)}"
         f" px to at most 14 px; features 16 * 2^i capped at 256",
         f"batch {batch}: {memory.mib_per_slice} MiB per slice ({precision}) fits "
@@ -123,11 +135,12 @@ def plan_2d(fingerprint: dict, contrasts: list[str], memory_gb: float = 8.0,
     ]
     return ConfigurationPlan(
         data_folder="2d", slice_axis=axis, patch_size=patch, inplane_spacing=spacing,
-        resize="fit_and_pad", crop_to_brain=True, null_slice_fraction=NULL_SLICE_FRACTION,
+        resize="spacing", crop_to_brain=True, null_slice_fraction=NULL_SLICE_FRACTION,
         storage_dtype=storage_dtype, batch_size=batch,
         normalization=normalization_for(fingerprint, contrasts), network=network,
         training=_schedule(slices, batch, PAPER_EPOCHS, PAPER_PATIENCE, True, True),
-        memory=memory, notes=notes)
+        memory=memory, notes=notes,
+        orientation=fingerprint.get("canonical_orientation", CANONICAL))
 
 
 def plan_2d_paper(fingerprint: dict, contrasts: list[str], memory_gb: float = 8.0,
@@ -151,7 +164,8 @@ def plan_2d_paper(fingerprint: dict, contrasts: list[str], memory_gb: float = 8.
         storage_dtype=storage_dtype, batch_size=PAPER_BATCH,
         normalization=normalization_for(fingerprint, contrasts), network=network,
         training=_schedule(slices, PAPER_BATCH, PAPER_EPOCHS, PAPER_PATIENCE, False, False),
-        memory=memory, notes=notes)
+        memory=memory, notes=notes,
+        orientation=fingerprint.get("canonical_orientation", CANONICAL))
 
 
 PLANNERS = {"2d": plan_2d, "2d_paper": plan_2d_paper}

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autosynth.architectures.config import UNetConfig, UNetConfigError
+from autosynth.dataset.orientation import CANONICAL, OrientationError, head_foot_axis
 from autosynth.utils.json_text import write_json_readable
 from autosynth.utils.files import read_json_document
 
 PLANS_FILE = "plans.json"
 PLANS_NAME = "autosynthPlans"
 NORMALIZATION_SCHEMES = ("brain_zscore_01", "percentile_01", "none")
-RESIZE_MODES = ("fit_and_pad", "stretch")
+RESIZE_MODES = ("spacing", "stretch")
 STORAGE_DTYPES = ("float32", "float16")
 
 
@@ -96,7 +97,13 @@ class MemoryEstimate:
 
 @dataclass
 class ConfigurationPlan:
-    """One way of turning the dataset into 2D training samples, and the network for them."""
+    """One way of turning the dataset into 2D training samples, and the network for them.
+
+    Axis numbers refer to the case's array after reorientation to ``orientation``. With
+    ``resize`` ``spacing`` a case is resampled in-plane to ``inplane_spacing`` and stays at its
+    own size (at least ``patch_size``); training samples patches from it, ``tumour_oversampling``
+    of them centred on a tumour voxel where labels exist, the rest on a brain voxel.
+    """
 
     data_folder: str
     slice_axis: int
@@ -112,10 +119,12 @@ class ConfigurationPlan:
     training: TrainingPlan
     memory: MemoryEstimate | None = None
     notes: list[str] = field(default_factory=list)
+    orientation: str = CANONICAL
+    tumour_oversampling: float = 0.33
 
     @property
     def inplane_axes(self) -> tuple[int, int]:
-        """The two array axes (of Z, Y, X) that form a slice, in stored (H, W) order."""
+        """The two canonical array axes (of Z, Y, X) that form a slice, in (H, W) order."""
         return tuple(a for a in range(3) if a != self.slice_axis)
 
     def problems(self) -> list[str]:
@@ -131,8 +140,16 @@ class ConfigurationPlan:
                            f"(2^(stages - 1)) for {self.network.num_stages} stages")
         if self.resize not in RESIZE_MODES:
             out.append(f"resize must be one of {', '.join(RESIZE_MODES)}, got '{self.resize}'")
-        if self.resize == "fit_and_pad" and not self.inplane_spacing:
-            out.append("resize 'fit_and_pad' needs inplane_spacing")
+        if self.resize == "spacing" and not self.inplane_spacing:
+            out.append("resize 'spacing' needs inplane_spacing")
+        if self.resize == "fit_and_pad":
+            out[-1] += " ('fit_and_pad' shrank large brains to fit; re-plan with autosynth_plan)"
+        try:
+            head_foot_axis(self.orientation)
+        except OrientationError as err:
+            out.append(f"orientation: {err}")
+        if not 0 <= self.tumour_oversampling <= 1:
+            out.append("tumour_oversampling must be in [0, 1]")
         if self.storage_dtype not in STORAGE_DTYPES:
             out.append(f"storage_dtype must be one of {', '.join(STORAGE_DTYPES)}")
         if not 0 <= self.null_slice_fraction < 1:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from autosynth.inference.errors import PredictionError
+from autosynth.inference.sliding_window import predict_sliding_window
 from autosynth.architectures import UNetConfig, build_network
 from autosynth.training.checkpointing import load_checkpoint
 from autosynth.training.context import autocast
@@ -49,15 +50,16 @@ def input_channels(network: nn.Module) -> int | None:
 
 
 class SlicePredictor:
-    """Average of ``networks`` (one per fold), optionally also over left-right mirrored input.
+    """Average of ``networks`` (one per fold), optionally also over left-right mirrored input,
+    over sliding windows of ``patch`` (H, W) pixels (the whole slice when None).
 
     The mirror is along the patch's last axis (W), the axis the training augmentation flips,
-    which is the patient's left-right axis for axial slices of the usual orientations.
+    which is the patient's left-right axis in the canonical orientation.
     """
 
     def __init__(self, networks: list[nn.Module], device: torch.device | str = "cpu",
                  batch_size: int | None = None, mirror: bool = False,
-                 channels_last: bool = True):
+                 channels_last: bool = True, patch: tuple[int, int] | None = None):
         if not networks:
             raise PredictionError("no network to predict with")
         self.networks = networks
@@ -65,33 +67,30 @@ class SlicePredictor:
         self.batch_size = batch_size or default_batch_size(self.device)
         self.mirror = mirror
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-
-    def _autocast(self):
-
-        return autocast(self.device)
+        self.patch = None if patch is None else tuple(int(p) for p in patch)
 
     @torch.inference_mode()
+    def predict_windows(self, batch: np.ndarray) -> np.ndarray:
+        """``(B, C, 1, h, w)`` windows -> ``(B, 1, h, w)``: folds (and mirror) averaged."""
+        x = torch.from_numpy(np.ascontiguousarray(batch[:, :, 0], dtype=np.float32))
+        x = x.to(self.device).contiguous(memory_format=self.memory_format)
+        passes = len(self.networks) * (2 if self.mirror else 1)
+        total = None
+        with autocast(self.device):
+            for network in self.networks:
+                y = network(x).float()
+                if self.mirror:
+                    y = y + network(torch.flip(x, dims=(3,))).float().flip(dims=(3,))
+                total = y if total is None else total + y
+        return (total / passes).cpu().numpy()
+
     def __call__(self, data: np.ndarray) -> np.ndarray:
         """``(C, S, H, W)`` normalised source slices -> ``(S, H, W)`` float32 prediction."""
-        channels, slices = data.shape[:2]
+        channels = data.shape[0]
         for network in self.networks:
             expected = input_channels(network)
             if expected is not None and expected != channels:
                 raise PredictionError(f"the network takes {expected} input channel(s), the "
                                       f"case gives {channels}")
-        out = np.empty((slices, *data.shape[2:]), dtype=np.float32)
-        passes = len(self.networks) * (2 if self.mirror else 1)
-        for start in range(0, slices, self.batch_size):
-            batch = np.ascontiguousarray(np.moveaxis(
-                data[:, start:start + self.batch_size], 0, 1), dtype=np.float32)
-            x = torch.from_numpy(batch).to(self.device)
-            x = x.contiguous(memory_format=self.memory_format)
-            total = None
-            with self._autocast():
-                for network in self.networks:
-                    y = network(x).float()
-                    if self.mirror:
-                        y = y + network(torch.flip(x, dims=(3,))).float().flip(dims=(3,))
-                    total = y if total is None else total + y
-            out[start:start + batch.shape[0]] = (total[:, 0] / passes).cpu().numpy()
-        return out
+        patch = (1, *(self.patch or data.shape[2:]))
+        return predict_sliding_window(data, patch, self.predict_windows, self.batch_size)

@@ -5,8 +5,12 @@ on new cohorts and :func:`restore_to_original` on the network's output, so train
 inference can never disagree on a preprocessing step.
 
 Order of the steps: brain mask (given or derived) -> normalisation on the original grid (so
-statistics do not depend on resampling) -> slice axis moved first -> null slices dropped ->
-in-plane crop to the brain -> in-plane resampling onto the patch grid -> background zeroed.
+statistics do not depend on resampling) -> canonical orientation (axes permuted and flipped, no
+interpolation) -> slice axis moved first -> null slices dropped -> in-plane crop to the brain
+-> in-plane resampling (``spacing``: to the plan's spacing, never rescaled to fit a patch;
+``stretch``: the whole crop to the patch, the paper's 224 x 224) -> zero-padding up to the patch
+when smaller -> background zeroed. A case larger than the patch stays larger: training samples
+patches from it and prediction covers it with sliding windows.
 """
 from __future__ import annotations
 
@@ -14,13 +18,14 @@ import numpy as np
 
 import autosynth
 from autosynth.dataset.image_io import Geometry
+from autosynth.dataset.orientation import Reorientation
 from autosynth.experiment_planning.plans import ConfigurationPlan
 from autosynth.dataset.brain_mask import (MASK_DERIVED, MASK_FROM_FILE, bounding_box,
                                                 brain_voxels_per_slice, derive_brain_mask,
                                                 kept_slice_indices)
 from autosynth.preprocessing.normalization import normalization_parameters, normalize
 from autosynth.preprocessing.properties import CaseProperties
-from autosynth.preprocessing.resampling import fit_and_pad_layout, place_in_patch, resize_stack
+from autosynth.preprocessing.resampling import pad_to_at_least, resample_stack, size_at_spacing
 
 
 class PreprocessingError(RuntimeError):
@@ -68,6 +73,9 @@ def preprocess_case(images: np.ndarray, mask: np.ndarray | None, geometry: Geome
         norm[contrast] = normalization_parameters(images[c], brain, config.normalization[contrast])
         normalized[c] = normalize(images[c], brain, norm[contrast])
 
+    reorientation = Reorientation.of(geometry.direction, config.orientation)
+    normalized = reorientation.to_canonical(normalized)
+    brain = reorientation.to_canonical(brain)
     axis = config.slice_axis
     normalized = np.moveaxis(normalized, 1 + axis, 1)
     brain_s = np.moveaxis(brain, axis, 0)
@@ -80,43 +88,46 @@ def preprocess_case(images: np.ndarray, mask: np.ndarray | None, geometry: Geome
         crop = [[0, brain_s.shape[1]], [0, brain_s.shape[2]]]
     window = (slice(crop[0][0], crop[0][1]), slice(crop[1][0], crop[1][1]))
     cropped = [crop[0][1] - crop[0][0], crop[1][1] - crop[1][0]]
-    spacing_zyx = list(reversed(geometry.spacing))
-    inplane = [a for a in range(3) if a != axis]
-    spacing = [spacing_zyx[a] for a in inplane]
+    canonical_spacing = reorientation.canonical_zyx(list(reversed(geometry.spacing)))
+    spacing = [canonical_spacing[a] for a in range(3) if a != axis]
     patch = tuple(int(p) for p in config.patch_size)
-    if config.resize == "fit_and_pad":
-        size, pad = fit_and_pad_layout(cropped, spacing, config.inplane_spacing, patch)
-    else:
-        size, pad = list(patch), [0, 0]
+    if config.resize == "spacing":
+        target = list(config.inplane_spacing)
+        size = size_at_spacing(cropped, spacing, target)
+    else:  # stretch: the whole crop onto the patch
+        size = list(patch)
+        target = [s * c / n for s, c, n in zip(spacing, cropped, size)]
 
-    data = place_in_patch(resize_stack(normalized[:, kept, window[0], window[1]], size, 3),
-                          patch, pad)
-    out_mask = place_in_patch(resize_stack(brain_s[:, window[0], window[1]], size, 0),
-                              patch, pad) > 0.5
+    def to_stored(stack: np.ndarray, order: int) -> np.ndarray:
+        return pad_to_at_least(resample_stack(stack, size, order, spacing, target), patch)[0]
+
+    data = to_stored(normalized[:, kept, window[0], window[1]], 3)
+    out_mask = to_stored(brain_s[:, window[0], window[1]], 0) > 0.5
+    pad = pad_to_at_least(np.zeros((1, *size)), patch)[1]
     data *= out_mask
     if all(p["scheme"] != "none" for p in norm.values()):
         np.clip(data, 0.0, 1.0, out=data)
     out_labels = None
     if labels is not None:
-        labels_s = np.moveaxis(np.asarray(labels), axis, 0)[kept]
-        out_labels = place_in_patch(resize_stack(labels_s[:, window[0], window[1]], size, 0),
-                                    patch, pad).round().astype(np.uint8)
-    factors = [s / c for s, c in zip(size, cropped)]
+        labels_s = np.moveaxis(reorientation.to_canonical(np.asarray(labels)), axis, 0)[kept]
+        out_labels = to_stored(labels_s[:, window[0], window[1]], 0).round().astype(np.uint8)
     properties = CaseProperties(
         case_id=case_id, configuration=configuration, contrasts=list(contrasts),
         geometry=geometry.to_dict(), shape_zyx=list(geometry.shape_zyx), mask_source=source,
         slice_axis=axis, kept_slices=[int(k) for k in kept], crop_box=crop,
         resampled_shape=list(size), pad_before=list(pad), patch_size=list(patch),
-        scale_factors=factors, stored_spacing=[s / f for s, f in zip(spacing, factors)],
+        scale_factors=[s / t for s, t in zip(spacing, target)], stored_spacing=target,
         normalization=norm, storage_dtype=config.storage_dtype,
-        has_labels=labels is not None, autosynth_version=autosynth.__version__)
+        has_labels=labels is not None, autosynth_version=autosynth.__version__,
+        reorientation=reorientation.to_dict(), stored_shape=list(data.shape[2:]),
+        canonical_shape_zyx=[int(n) for n in brain.shape], original_spacing=spacing)
     return (data.astype(config.storage_dtype, copy=False), out_mask.astype(np.uint8),
             out_labels, properties)
 
 
 def restore_to_original(array: np.ndarray, properties: CaseProperties, order: int = 3
                         ) -> np.ndarray:
-    """Put ``(S, H, W)`` (or ``(C, S, H, W)``) patch-grid data back on the original grid.
+    """Put stored ``(S, H, W)`` (or ``(C, S, H, W)``) data back on the original grid.
 
     Returns ``(Z, Y, X)`` (or ``(C, Z, Y, X)``) float32 with zeros in the dropped slices and
     outside the crop box. ``order`` 3 for images, 0 for masks and labels.
@@ -125,18 +136,20 @@ def restore_to_original(array: np.ndarray, properties: CaseProperties, order: in
     squeeze = array.ndim == 3
     if squeeze:
         array = array[None]
-    expected = (len(properties.kept_slices), *properties.patch_size)
+    expected = (len(properties.kept_slices), *properties.stored_shape)
     if array.ndim != 4 or tuple(array.shape[1:]) != expected:
         raise PreprocessingError(f"case {properties.case_id}: array of shape "
                                  f"{tuple(array.shape)} does not match the stored (S, H, W) "
                                  f"{expected}")
     (ph, pw), (h, w) = properties.pad_before, properties.resampled_shape
     (a0, a1), (b0, b1) = properties.crop_box
-    region = resize_stack(array[..., ph:ph + h, pw:pw + w], (a1 - a0, b1 - b0), order)
+    region = resample_stack(array[..., ph:ph + h, pw:pw + w], (a1 - a0, b1 - b0), order,
+                            properties.stored_spacing, properties.original_spacing)
     axis = properties.slice_axis
-    shape_s = [properties.shape_zyx[axis]] + [properties.shape_zyx[a]
-                                              for a in properties.inplane_axes]
+    canonical = properties.canonical_shape_zyx
+    shape_s = [canonical[axis]] + [canonical[a] for a in range(3) if a != axis]
     out = np.zeros((array.shape[0], *shape_s), dtype=np.float32)
     out[:, properties.kept_slices, a0:a1, b0:b1] = region
-    out = np.moveaxis(out, 1, 1 + axis)
+    out = properties.orientation.to_stored(np.moveaxis(out, 1, 1 + axis))
+    out = np.ascontiguousarray(out)
     return out[0] if squeeze else out

@@ -22,9 +22,9 @@ from autosynth.utils.parallel import map_cases
 from autosynth.preprocessing.properties import CaseProperties, PropertiesError
 from autosynth.preprocessing.storage import case_paths, save_npy
 
-FORMAT_VERSION = 1
-ARRAY_FIELDS = ("slice_axis", "patch_size", "inplane_spacing", "resize", "crop_to_brain",
-                "null_slice_fraction", "storage_dtype", "normalization")
+FORMAT_VERSION = 2  # 2: canonical orientation, planned spacing kept, cases larger than the patch
+ARRAY_FIELDS = ("orientation", "slice_axis", "patch_size", "inplane_spacing", "resize",
+                "crop_to_brain", "null_slice_fraction", "storage_dtype", "normalization")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autosynth.dataset.image_io import Geometry
+from autosynth.dataset.orientation import Reorientation
 from autosynth.utils.json_text import write_json_readable
 from autosynth.utils.files import read_json
 
@@ -17,12 +18,16 @@ class PropertiesError(ValueError):
 
 @dataclass
 class CaseProperties:
-    """How a case was preprocessed. Axis numbers refer to the original ``(Z, Y, X)`` array.
+    """How a case was preprocessed.
 
-    The stored arrays are ``(C, S, H, W)``: S runs over ``kept_slices`` of ``slice_axis``;
-    (H, W) is the patch grid, spanned by the two other axes in increasing order. The brain
-    region ``crop_box`` (half-open, on those two axes) was resized to ``resampled_shape`` and
-    placed at ``pad_before`` in the patch.
+    The stored ``(Z, Y, X)`` array was first put in the plan's canonical orientation
+    (``reorientation``: axes permuted and flipped, giving ``canonical_shape_zyx``); axis numbers
+    below refer to that canonical array. The stored arrays are ``(C, S, H, W)``: S runs over
+    ``kept_slices`` of ``slice_axis``; (H, W) are the two other canonical axes in increasing
+    order. The brain region ``crop_box`` (half-open, on those two axes; pixel spacing
+    ``original_spacing``) was resampled to ``resampled_shape`` pixels of ``stored_spacing`` and
+    zero-padded by ``pad_before`` up to ``stored_shape``, at least ``patch_size``.
+    ``scale_factors`` = original / stored spacing (1 when no resampling was needed).
     """
 
     case_id: str
@@ -44,6 +49,27 @@ class CaseProperties:
     has_labels: bool
     signature: str = ""
     autosynth_version: str = ""
+    reorientation: dict | None = None
+    stored_shape: list[int] | None = None
+    canonical_shape_zyx: list[int] | None = None
+    original_spacing: list[float] | None = None
+
+    def __post_init__(self) -> None:
+        """Properties written before canonical orientation: identity, stored = patch grid."""
+        if self.reorientation is None:
+            self.reorientation = {"stored": "", "canonical": "", "permutation": [0, 1, 2],
+                                  "flips": [False, False, False]}
+        if self.stored_shape is None:
+            self.stored_shape = list(self.patch_size)
+        if self.canonical_shape_zyx is None:
+            self.canonical_shape_zyx = list(self.shape_zyx)
+        if self.original_spacing is None:
+            self.original_spacing = [s * f for s, f in zip(self.stored_spacing,
+                                                           self.scale_factors)]
+
+    @property
+    def orientation(self) -> Reorientation:
+        return Reorientation.from_dict(self.reorientation)
 
     @property
     def original_geometry(self) -> Geometry:

@@ -1,8 +1,12 @@
-"""Batches of 2D slices from memory-mapped preprocessed cases, built in background workers.
+"""Batches of 2D patches from memory-mapped preprocessed cases, built in background workers.
 
-A preprocessed case is ``CASE.npy`` of shape ``(C, S, H, W)``: every kept (non-null) slice
-``s`` is one training sample. Batch ``k`` of a run is a pure function of ``(seed, k)``: its
-slices are drawn and augmented with a generator seeded by both. Batches therefore do not depend
+A preprocessed case is ``CASE.npy`` of shape ``(C, S, H, W)``, H and W at least the patch.
+A sample is a patch of one kept (non-null) slice, slices drawn uniformly; its position is
+centred on a brain pixel of that slice (so patches hold brain), or, for a share
+``tumour_oversampling`` of the samples of slices with tumour labels, on a tumour pixel (as
+nnU-Net's foreground oversampling), then clipped into the slice. Batch ``k`` of a run is a pure
+function of ``(seed, k)``: its slices, positions and augmentation come from generators seeded
+by both. Batches therefore do not depend
 on how many workers built them or on where a resumed run restarted, which is what makes ``--c``
 exact. batchgenerators' ``MultiThreadedAugmenter`` returns worker outputs round-robin, so worker
 ``t`` of ``W`` builds batches ``start + t, start + t + W, ...`` and the order is preserved.
@@ -16,6 +20,7 @@ from typing import Sequence
 import numpy as np
 from batchgenerators.dataloading.data_loader import DataLoader
 
+from autosynth.preprocessing.storage import case_paths
 from autosynth.training.augmentation import augment_sample
 
 
@@ -38,8 +43,53 @@ class SliceIndex:
         return len(self.case_of_slice)
 
 
+class CaseArrays:
+    """A case's data, mask and labels, memory-mapped on first use (so that each worker
+    process maps the files itself)."""
+
+    def __init__(self, data_file: Path):
+        self.data_file = Path(data_file)
+        self._data = self._mask = self._labels = None
+
+    def _open(self) -> None:
+        self._data = np.load(self.data_file, mmap_mode="r")
+        folder, case = self.data_file.parent, self.data_file.stem
+        paths = case_paths(folder, case)
+        self._mask = np.load(paths["mask"], mmap_mode="r") if paths["mask"].is_file() else None
+        self._labels = (np.load(paths["labels"], mmap_mode="r") if paths["labels"].is_file()
+                        else None)
+
+    @property
+    def data(self) -> np.ndarray:
+        if self._data is None:
+            self._open()
+        return self._data
+
+    def patch(self, channels: list[int], slice_index: int, patch: Sequence[int] | None,
+              rng: np.random.Generator, tumour_share: float) -> np.ndarray:
+        """``(len(channels), ph, pw)`` float32 from slice ``slice_index`` (the whole slice
+        when ``patch`` is None)."""
+        data = self.data
+        height, width = data.shape[2:]
+        patch = (height, width) if patch is None else patch
+        candidates = np.zeros(0, dtype=np.intp)
+        if self._labels is not None and rng.random() < tumour_share:
+            candidates = np.flatnonzero(self._labels[slice_index])
+        if candidates.size == 0 and self._mask is not None:
+            candidates = np.flatnonzero(self._mask[slice_index])
+        if candidates.size:
+            cy, cx = divmod(int(candidates[rng.integers(candidates.size)]), width)
+        else:
+            cy, cx = int(rng.integers(height)), int(rng.integers(width))
+        y0 = int(np.clip(cy - patch[0] // 2, 0, height - patch[0]))
+        x0 = int(np.clip(cx - patch[1] // 2, 0, width - patch[1]))
+        return np.asarray(data[channels, slice_index, y0:y0 + patch[0], x0:x0 + patch[1]],
+                          dtype=np.float32)
+
+
 class SliceBatchLoader(DataLoader):
-    """batchgenerators loader of ``{"data": (B, C_in, H, W), "target": (B, 1, H, W)}`` float32.
+    """batchgenerators loader of ``{"data": (B, C_in, h, w), "target": (B, 1, h, w)}`` float32,
+    (h, w) the patch.
 
     Under data parallelism rank ``r`` of ``R`` returns samples ``r, r + R, ...`` of each global
     batch, so ``R`` processes together see exactly the batches one process would (batch norm,
@@ -48,7 +98,8 @@ class SliceBatchLoader(DataLoader):
 
     def __init__(self, index: SliceIndex, source_channels: Sequence[int], target_channel: int,
                  batch_size: int, seed: int, start_batch: int = 0, augment: bool = False,
-                 num_threads: int = 1, rank: int = 0, world_size: int = 1):
+                 num_threads: int = 1, rank: int = 0, world_size: int = 1,
+                 patch: Sequence[int] | None = None, tumour_oversampling: float = 0.0):
         super().__init__(index, batch_size, num_threads_in_multithreaded=num_threads,
                          shuffle=False, infinite=True)
         self.source_channels = list(source_channels)
@@ -57,14 +108,10 @@ class SliceBatchLoader(DataLoader):
         self.start_batch = int(start_batch)
         self.augment = augment
         self.rank, self.world_size = int(rank), int(world_size)
+        self.patch = None if patch is None else [int(p) for p in patch]
+        self.tumour_oversampling = float(tumour_oversampling)
         self._batches_made = 0
-        self._arrays: dict[int, np.ndarray] = {}
-
-    def _array(self, case: int) -> np.ndarray:
-        """Opened lazily, so that each worker process maps the files itself."""
-        if case not in self._arrays:
-            self._arrays[case] = np.load(self._data.case_files[case], mmap_mode="r")
-        return self._arrays[case]
+        self._cases = [CaseArrays(f) for f in index.case_files]
 
     def batch_number(self) -> int:
         return (self.start_batch + self.thread_id
@@ -77,11 +124,12 @@ class SliceBatchLoader(DataLoader):
         channels = self.source_channels + [self.target_channel]
         samples = []
         for j in range(self.rank, self.batch_size, self.world_size):
-            sample = self._array(self._data.case_of_slice[picks[j]])[
-                channels, self._data.slice_of_slice[picks[j]]].astype(np.float32)
+            rng = np.random.default_rng([self.seed, number, j])
+            sample = self._cases[self._data.case_of_slice[picks[j]]].patch(
+                channels, int(self._data.slice_of_slice[picks[j]]), self.patch, rng,
+                self.tumour_oversampling)
             if self.augment:
-                sample = augment_sample(sample, len(self.source_channels),
-                                        np.random.default_rng([self.seed, number, j]))
+                sample = augment_sample(sample, len(self.source_channels), rng)
             samples.append(sample)
         stacked = np.stack(samples)
         return {"data": np.ascontiguousarray(stacked[:, :-1]),
@@ -95,19 +143,20 @@ class SliceBatchLoader(DataLoader):
 
 def fixed_validation_batches(index: SliceIndex, source_channels: Sequence[int],
                              target_channel: int, batch_size: int, max_batches: int,
-                             seed: int) -> list[dict[str, np.ndarray]]:
-    """The same validation slices every epoch: all of them, or a seeded sample of them."""
-    loader = SliceBatchLoader(index, source_channels, target_channel, batch_size, seed)
+                             seed: int, patch: Sequence[int]) -> list[dict[str, np.ndarray]]:
+    """The same validation patches every epoch: one per slice (all slices, or a seeded sample
+    of them), centred on a brain pixel drawn from a generator seeded by the slice."""
     if len(index) <= batch_size * max_batches:
         order = np.arange(len(index))
     else:
         order = np.sort(np.random.default_rng(seed).choice(len(index), batch_size * max_batches,
                                                            replace=False))
     channels = list(source_channels) + [target_channel]
+    cases = [CaseArrays(f) for f in index.case_files]
     batches = []
     for start in range(0, len(order), batch_size):
-        chunk = order[start:start + batch_size]
-        stacked = np.stack([loader._array(index.case_of_slice[p])[channels, index.slice_of_slice[p]]
-                            for p in chunk]).astype(np.float32)
+        stacked = np.stack([cases[index.case_of_slice[p]].patch(
+            channels, int(index.slice_of_slice[p]), patch, np.random.default_rng([seed, int(p)]),
+            0.0) for p in order[start:start + batch_size]])
         batches.append({"data": stacked[:, :-1].copy(), "target": stacked[:, -1:].copy()})
     return batches

@@ -118,7 +118,8 @@ class SynthesisTrainer:
         self.train_index, self.val_index = self.run.slice_indices()
         self.val_batches = fixed_validation_batches(
             self.val_index, self.run.source_channels, self.run.target_channel,
-            self.config.batch_size, self.schedule.val_iterations, seed + 1)
+            self.config.batch_size, self.schedule.val_iterations, seed + 1,
+            self.config.patch_size)
         if self.dist.is_main:
             self.output_folder.mkdir(parents=True, exist_ok=True)
             self.run.write_reference_files()
@@ -131,6 +132,8 @@ class SynthesisTrainer:
                                   self.run.target_channel, self.config.batch_size,
                                   int(self.schedule.seed), start_batch=start,
                                   augment=bool(self.schedule.augmentation),
+                                  patch=self.config.patch_size,
+                                  tumour_oversampling=self.config.tumour_oversampling,
                                   num_threads=max(1, self.num_workers), rank=self.dist.rank,
                                   world_size=self.dist.world_size)
         if self.num_workers == 0:

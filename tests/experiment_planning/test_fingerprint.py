@@ -37,10 +37,13 @@ def test_per_case_values_match_hand_computation(tmp_path):
     case = fp["cases"]["a"]
     assert case["spacing_zyx"] == pytest.approx([3.0, 1.1, 0.9])
     assert case["shape_zyx"] == list(SHAPE)
-    assert case["crop_box_zyx"] == [[2, 7], [3, 9], [4, 12]]
+    # stored LPS (identity direction); canonical RAS mirrors Y and X: y 3..8 of 12 -> 3..8,
+    # x 4..11 of 14 -> 2..9
+    assert case["crop_box_zyx"] == [[2, 7], [3, 9], [2, 10]]
     assert case["cropped_shape_zyx"] == [5, 6, 8]
     assert case["mask_source"] == "file"
-    assert case["orientation"] == "LPS" and case["axial_axis"] == 0
+    assert case["orientation"] == "LPS" and case["canonical_orientation"] == "RAS"
+    assert case["stored_shape_zyx"] == list(SHAPE)
     assert case["brain_voxels"] == 240
     values = t1[mask > 0]
     stats = case["intensity"]["T1"]
@@ -83,7 +86,7 @@ def test_derived_mask_is_recorded(tmp_path):
     _write_known_case(folder, with_mask=False)
     fp = compute_fingerprint(folder, progress=False)
     assert fp["cases"]["a"]["mask_source"] == "derived"
-    assert fp["cases"]["a"]["crop_box_zyx"] == [[2, 7], [3, 9], [4, 12]]
+    assert fp["cases"]["a"]["crop_box_zyx"] == [[2, 7], [3, 9], [2, 10]]  # canonical RAS, as above
     assert fp["mask_sources"] == {"derived": 1}
 
 

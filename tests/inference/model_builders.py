@@ -30,11 +30,11 @@ def oblique(degrees: float = 4.0) -> tuple[float, ...]:
 
 def tiny_plan(patch=(32, 32), inplane_spacing=(1.5, 1.5), features=(4, 8),
               contrasts=CONTRASTS) -> Plans:
-    """A configuration that really crops to the brain and resamples (fit_and_pad)."""
+    """A configuration that really crops to the brain and resamples (spacing)."""
     stages = len(features)
     config = ConfigurationPlan(
         data_folder="2d", slice_axis=0, patch_size=list(patch),
-        inplane_spacing=list(inplane_spacing), resize="fit_and_pad", crop_to_brain=True,
+        inplane_spacing=list(inplane_spacing), resize="spacing", crop_to_brain=True,
         null_slice_fraction=0.05, storage_dtype="float32", batch_size=4,
         normalization={c: NormalizationPlan("brain_zscore_01", z_low=-3.0, z_high=3.0)
                        for c in contrasts},

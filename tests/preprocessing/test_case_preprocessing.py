@@ -15,7 +15,7 @@ CONTRASTS = ["T1", "T2", "FLAIR"]
 GEOMETRY = Geometry((32, 32, 24), (1.0, 1.0, 1.0), (-10.0, 12.5, -3.0), LPS_DIRECTION)
 
 
-def config(patch=(32, 32), spacing=(1.0, 1.0), resize="fit_and_pad", slice_axis=0,
+def config(patch=(32, 32), spacing=(1.0, 1.0), resize="spacing", slice_axis=0,
            null_fraction=0.0, scheme="brain_zscore_01", dtype="float32", stages=2):
     norm = NormalizationPlan(scheme, -3.0, 3.0) if scheme == "brain_zscore_01" else \
         NormalizationPlan(scheme, percentile_low=0.5, percentile_high=99.5) \
@@ -23,7 +23,7 @@ def config(patch=(32, 32), spacing=(1.0, 1.0), resize="fit_and_pad", slice_axis=
     return ConfigurationPlan(
         data_folder="x", slice_axis=slice_axis, patch_size=list(patch),
         inplane_spacing=list(spacing) if spacing else None, resize=resize,
-        crop_to_brain=resize == "fit_and_pad", null_slice_fraction=null_fraction,
+        crop_to_brain=resize == "spacing", null_slice_fraction=null_fraction,
         storage_dtype=dtype, batch_size=2, normalization={c: norm for c in CONTRASTS},
         network=paper_network() if stages == 5 else unet_for_poolings(stages - 1),
         training=TrainingPlan(1, 1, 1, 1))

@@ -61,9 +61,10 @@ def test_batches_do_not_depend_on_the_number_of_workers(preprocessed_tiny):
 
     trainer = _trainer()
     args = (trainer.train_index, trainer.run.source_channels, trainer.run.target_channel, 4, 3)
-    single = SliceBatchLoader(*args, start_batch=5, augment=True)
+    patching = {"patch": trainer.config.patch_size, "tumour_oversampling": 0.5}
+    single = SliceBatchLoader(*args, start_batch=5, augment=True, **patching)
     expected = [next(single) for _ in range(4)]
-    loader = SliceBatchLoader(*args, start_batch=5, augment=True, num_threads=2)
+    loader = SliceBatchLoader(*args, start_batch=5, augment=True, num_threads=2, **patching)
     parallel = MultiThreadedAugmenter(loader, None, 2, seeds=[0, 1])
     try:
         got = [next(parallel) for _ in range(4)]
