@@ -15,10 +15,10 @@ import numpy as np
 import autosynth
 from autosynth.dataset.image_io import Geometry
 from autosynth.experiment_planning.plans import ConfigurationPlan
+from autosynth.normalization import get_scheme, normalization_parameters, normalize
 from autosynth.preprocessing.brain_mask import (MASK_DERIVED, MASK_FROM_FILE, bounding_box,
                                                 brain_voxels_per_slice, derive_brain_mask,
                                                 kept_slice_indices)
-from autosynth.preprocessing.normalization import normalization_parameters, normalize
 from autosynth.preprocessing.properties import CaseProperties
 from autosynth.preprocessing.resampling import fit_and_pad_layout, place_in_patch, resize_stack
 
@@ -94,7 +94,7 @@ def preprocess_case(images: np.ndarray, mask: np.ndarray | None, geometry: Geome
     out_mask = place_in_patch(resize_stack(brain_s[:, window[0], window[1]], size, 0),
                               patch, pad) > 0.5
     data *= out_mask
-    if all(p["scheme"] != "none" for p in norm.values()):
+    if all(get_scheme(p["scheme"]).unit_range for p in norm.values()):
         np.clip(data, 0.0, 1.0, out=data)
     out_labels = None
     if labels is not None:
