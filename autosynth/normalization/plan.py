@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from autosynth.normalization.registry import get_scheme, scheme_names
+from autosynth.normalization.registry import OWN_SCHEMES_HINT, get_scheme, scheme_names
 
 
 @dataclass
@@ -28,5 +28,6 @@ class NormalizationPlan:
     def problems(self) -> list[str]:
         names = scheme_names()
         if self.scheme not in names:
-            return [f"scheme '{self.scheme}' is not one of {', '.join(names)}"]
+            return [f"scheme '{self.scheme}' is not one of {', '.join(names)} "
+                    f"({OWN_SCHEMES_HINT})"]
         return get_scheme(self.scheme).problems(self)

@@ -2,8 +2,8 @@
 
 Built-in schemes register themselves when :mod:`autosynth.normalization` is imported; a user's
 schemes live in any importable module named by the environment variable
-``AUTOSYNTH_EXTRA_NORMALIZATIONS`` (several separated by ``,``), imported on the first look-up
-in each process, so spawned workers find them too.
+``AUTOSYNTH_EXTRA_NORMALIZATIONS`` (several separated by ``,``), imported on every look-up
+(a no-op once imported), so spawned worker processes find them too.
 """
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import importlib
 import os
 
 EXTRA_MODULES_VARIABLE = "AUTOSYNTH_EXTRA_NORMALIZATIONS"
+OWN_SCHEMES_HINT = f"a scheme of your own: name its module in {EXTRA_MODULES_VARIABLE}"
 
 _SCHEMES: dict = {}
-_loaded_extra: set[str] = set()
 
 
 class NormalizationError(ValueError):
@@ -41,14 +41,11 @@ def unregister(name: str) -> None:
 def _load_extra_modules() -> None:
     for module_name in filter(None, (m.strip() for m in
                                      os.environ.get(EXTRA_MODULES_VARIABLE, "").split(","))):
-        if module_name in _loaded_extra:
-            continue
         try:
             importlib.import_module(module_name)
         except ImportError as err:
             raise NormalizationError(f"{EXTRA_MODULES_VARIABLE} names '{module_name}', which "
                                      f"cannot be imported: {err}") from None
-        _loaded_extra.add(module_name)
 
 
 def scheme_names() -> list[str]:
@@ -62,7 +59,7 @@ def get_scheme(name: str):
     _load_extra_modules()
     if not isinstance(name, str) or name not in _SCHEMES:
         raise NormalizationError(f"unknown normalisation scheme '{name}'; known: "
-                                 f"{', '.join(_SCHEMES)}")
+                                 f"{', '.join(_SCHEMES)} ({OWN_SCHEMES_HINT})")
     return _SCHEMES[name]
 
 
