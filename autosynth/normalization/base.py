@@ -8,6 +8,7 @@ the stages call; they look the scheme up by the name stored in the plan or param
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import ClassVar
 
 import numpy as np
@@ -38,6 +39,15 @@ class NormalizationScheme:
     """False only for the identity: references are then compared as they are."""
     reference_statistics: ClassVar[tuple[str, ...]] = ()
     """Per-case fingerprint statistics (``intensity.<contrast>``) ``--denormalize`` reads."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        known = [f.name for f in dataclasses.fields(NormalizationPlan) if f.name != "scheme"]
+        unknown = [p for p in cls.parameters if p not in known]
+        if unknown:
+            raise TypeError(f"{cls.__module__}.{cls.__name__}: parameters {unknown} are not "
+                            f"fields of NormalizationPlan (autosynth/normalization/plan.py); "
+                            f"known: {', '.join(known)}")
 
     def problems(self, plan: NormalizationPlan) -> list[str]:
         """What is wrong with the plan's fixed parameters; each message names the field."""
