@@ -40,13 +40,14 @@ def reference_from_fingerprint(fingerprint: dict, cases: list[str] | None = None
     for contrast in fingerprint.get("contrasts", []):
         values = [records[c]["intensity"][contrast] for c in chosen
                   if contrast in records[c].get("intensity", {})]
-        if values:
+        if values:   # a statistic some case lacks is left out (and named when it is needed)
             out[contrast] = {k: float(np.median([v[k] for v in values]))
-                             for k in reference_statistics()}
+                             for k in reference_statistics() if all(k in v for v in values)}
             out[contrast]["n_cases"] = len(values)
         elif contrast in fingerprint.get("intensity_properties", {}):
             pooled = fingerprint["intensity_properties"][contrast]
-            out[contrast] = {k: float(pooled[k]) for k in reference_statistics()} | {"n_cases": 0}
+            out[contrast] = {k: float(pooled[k]) for k in reference_statistics()
+                             if k in pooled} | {"n_cases": 0}
     return out
 
 

@@ -171,6 +171,22 @@ def test_a_users_module_named_in_the_environment_registers_its_schemes(extra_mod
         scheme_names()
 
 
+def test_denormalize_names_a_statistic_the_fingerprint_lacks(minmax, tmp_path, autosynth_env,
+                                                             capsys):
+    plans = tiny_plan()
+    plans.configurations["2d"].normalization["FLAIR"] = NormalizationPlan(NAME)
+    model = make_model_folder(autosynth_env / "results", plans=plans)
+    write_json_atomic(autosynth_env / "preprocessed" / "Dataset042_Tiny" / "fingerprint.json",
+                      {"contrasts": ["FLAIR"], "cases": {"case_0": {"intensity": {"FLAIR": {
+                          "mean": 1.0, "std": 1.0, "percentile_00_5": 0.0,
+                          "percentile_99_5": 1.0}}}}})
+    write_cohort(tmp_path / "in", n_cases=1)
+    assert predict_main(["-i", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-m",
+                         str(model), "--denormalize", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "has no min, max of 'FLAIR'" in err and len(err.strip().splitlines()) == 1
+
+
 def test_a_plan_naming_the_scheme_loads_only_while_it_is_registered(minmax):
     data = tiny_plan().to_dict()
     data["configurations"]["2d"]["normalization"]["T1"] = {"scheme": NAME}
