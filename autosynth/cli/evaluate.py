@@ -12,6 +12,8 @@ from autosynth.evaluation.evaluator import evaluate_cases, write_summary
 from autosynth.paths import DatasetNotFoundError
 from autosynth.utils.files import read_json
 
+from autosynth.normalization import get_scheme, scheme_names
+
 PROG = "autosynth_evaluate"
 
 
@@ -48,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="read source images as CASE_XXXX.nii.gz with this channel number")
     norm = parser.add_argument_group("reference normalisation (first match wins)")
     norm.add_argument("--normalization", default=None,
-                      choices=["brain_zscore_01", "percentile_01", "none"],
+                      choices=scheme_names(),
                       help="scheme for the references; default: the plan's scheme for the "
                       "target (-d or --plans), else that in PRED/prediction_info.json, else "
                       "percentile_01 per case. 'none' compares the files as they are")
@@ -94,7 +96,7 @@ def reference_scale(args: argparse.Namespace, info: dict | None):
         plan = plan_for_target(Path(plans_file), configuration, target)
         origin = f"{plans_file}, configuration {configuration}, contrast {target}"
     scale = choose_scale(args.normalization, plan, origin, info, args.z_window)
-    if model.get("denormalized") and scale.plan.scheme != "none":
+    if model.get("denormalized") and get_scheme(scale.plan.scheme).changes_intensities:
         raise EvaluationError(f"{args.prediction}: the predictions are denormalised; evaluate "
                               "predictions on the normalised scale (autosynth_predict without "
                               "--denormalize), or --normalization none for references on "

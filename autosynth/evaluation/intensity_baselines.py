@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from autosynth.dataset.image_io import read_image, read_image_on_grid, write_image_like
-from autosynth.experiment_planning.plans import NormalizationPlan
-from autosynth.preprocessing.normalization import normalization_parameters, normalize
+from autosynth.normalization import NormalizationPlan, normalization_parameters, normalize
 from autosynth.preprocessing.storage import load_case
 
 N_QUANTILES = 1001

@@ -21,11 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from autosynth.evaluation.errors import EvaluationError
-from autosynth.experiment_planning.plans import (NORMALIZATION_SCHEMES, NormalizationPlan,
-                                                 Plans, PlansError)
-from autosynth.preprocessing.normalization import normalization_parameters, normalize
-
-PER_CASE_DEFAULT = NormalizationPlan("percentile_01", percentile_low=0.5, percentile_high=99.5)
+from autosynth.experiment_planning.plans import Plans, PlansError
+from autosynth.normalization import (NormalizationError, NormalizationPlan, get_scheme,
+                                     scheme_names)
+from autosynth.normalization.percentile import DEFAULT_PLAN as PER_CASE_DEFAULT
 
 
 @dataclass
@@ -56,8 +55,8 @@ def choose_scale(scheme: str | None = None, plan: NormalizationPlan | None = Non
                  plan_origin: str = "", prediction_info: dict | None = None,
                  z_window: tuple[float, float] | None = None) -> ReferenceScale:
     """Apply the precedence above. ``plan`` is the target's plan when a plans file was given."""
-    if scheme is not None and scheme not in NORMALIZATION_SCHEMES:
-        raise EvaluationError(f"--normalization must be one of {', '.join(NORMALIZATION_SCHEMES)}")
+    if scheme is not None and scheme not in scheme_names():
+        raise EvaluationError(f"--normalization must be one of {', '.join(scheme_names())}")
     from_info = None
     if prediction_info and prediction_info.get("target_normalization"):
         from_info = NormalizationPlan(**prediction_info["target_normalization"])
@@ -67,23 +66,13 @@ def choose_scale(scheme: str | None = None, plan: NormalizationPlan | None = Non
             if candidate is not None:
                 return ReferenceScale(candidate, origin)
         return ReferenceScale(PER_CASE_DEFAULT, "per case (no plan given)")
-    if scheme == "brain_zscore_01":
-        if z_window is not None:
-            return ReferenceScale(NormalizationPlan(scheme, *map(float, z_window)), "--z-window")
-        for candidate, origin in known:
-            if candidate is not None and candidate.scheme == scheme:
-                return ReferenceScale(candidate, origin)
-        raise EvaluationError("--normalization brain_zscore_01 needs its z window: give the "
-                              "dataset (-d) or a plans file, or --z-window LOW HIGH")
-    if scheme == "percentile_01":
-        return ReferenceScale(PER_CASE_DEFAULT, "--normalization percentile_01")
-    return ReferenceScale(NormalizationPlan("none"), "--normalization none")
+    try:
+        return ReferenceScale(*get_scheme(scheme).reference_plan(known, z_window))
+    except NormalizationError as err:
+        raise EvaluationError(str(err)) from None
 
 
 def normalise_reference(image: np.ndarray, brain: np.ndarray, scale: ReferenceScale
                         ) -> np.ndarray:
     """The reference on the [0, 1] scale (0 outside the brain); unchanged for 'none'."""
-    if scale.plan.scheme == "none":
-        return np.asarray(image, dtype=np.float32)
-    params = normalization_parameters(image, brain, scale.plan)
-    return normalize(image, brain, params)
+    return get_scheme(scale.plan.scheme).reference_on_model_scale(image, brain, scale.plan)

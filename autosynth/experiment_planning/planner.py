@@ -23,6 +23,7 @@ from autosynth.experiment_planning.plans import (PLANS_FILE, ConfigurationPlan, 
                                                  NormalizationPlan, Plans,
                                                  PlansError, TrainingPlan)
 from autosynth.dataset.brain_mask import kept_slice_indices
+from autosynth.normalization import PLANNED_SCHEME, get_scheme
 
 AXIS_NAMES = "ZYX"
 SPACING_TIE = 0.05  # spacings within 5 % of the largest count as equally coarse
@@ -59,14 +60,11 @@ def slice_counts(fingerprint: dict, axis: int, null_fraction: float) -> int:
 
 
 def normalization_for(fingerprint: dict, contrasts: list[str]) -> dict[str, NormalizationPlan]:
-    """brain_zscore_01 with the window [pooled 0.5 %, 99.5 %] of z, rounded outwards to 0.1."""
-    out = {}
-    for contrast in contrasts:
-        props = fingerprint["intensity_properties"][contrast]
-        out[contrast] = NormalizationPlan(
-            "brain_zscore_01", z_low=math.floor(props["zscore_percentile_00_5"] * 10) / 10,
-            z_high=math.ceil(props["zscore_percentile_99_5"] * 10) / 10)
-    return out
+    """The planned scheme (brain_zscore_01) per contrast, planned by its class from the
+    fingerprint's pooled intensity properties (autosynth/normalization/brain_zscore.py)."""
+    scheme = get_scheme(PLANNED_SCHEME)
+    return {contrast: scheme.planned(fingerprint["intensity_properties"][contrast])
+            for contrast in contrasts}
 
 
 def memory_estimate(patch, network: UNetConfig, memory_gb: float, precision: str,

@@ -13,12 +13,12 @@ from typing import Any
 
 from autosynth.architectures.config import UNetConfig, UNetConfigError
 from autosynth.dataset.orientation import CANONICAL, OrientationError, head_foot_axis
-from autosynth.utils.json_text import write_json_readable
+from autosynth.normalization import NormalizationPlan  # re-exported: plans.json's entry
 from autosynth.utils.files import read_json_document
+from autosynth.utils.json_text import write_json_readable
 
 PLANS_FILE = "plans.json"
 PLANS_NAME = "autosynthPlans"
-NORMALIZATION_SCHEMES = ("brain_zscore_01", "percentile_01", "none")
 RESIZE_MODES = ("spacing", "stretch")
 STORAGE_DTYPES = ("float32", "float16")
 
@@ -56,29 +56,6 @@ class TrainingPlan:
     loss: str = "mse"
     augmentation: bool = True
     seed: int = 0
-
-
-@dataclass
-class NormalizationPlan:
-    """How one contrast is mapped to [0, 1] (see documentation/plans.md for the formulas)."""
-
-    scheme: str
-    z_low: float | None = None
-    z_high: float | None = None
-    percentile_low: float | None = None
-    percentile_high: float | None = None
-
-    def problems(self) -> list[str]:
-        if self.scheme not in NORMALIZATION_SCHEMES:
-            return [f"scheme '{self.scheme}' is not one of {', '.join(NORMALIZATION_SCHEMES)}"]
-        if self.scheme == "brain_zscore_01" and not (
-                self.z_low is not None and self.z_high is not None and self.z_low < self.z_high):
-            return ["brain_zscore_01 needs z_low < z_high"]
-        if self.scheme == "percentile_01" and not (
-                self.percentile_low is not None and self.percentile_high is not None
-                and 0 <= self.percentile_low < self.percentile_high <= 100):
-            return ["percentile_01 needs 0 <= percentile_low < percentile_high <= 100"]
-        return []
 
 
 @dataclass

@@ -4,7 +4,9 @@ A synthetic image has no acquisition of its own, so its per-case mean and standa
 (which the normalisation removed) are unknown. ``--denormalize`` uses typical values instead:
 the **median over the development cases** (splits' train + val, all cases without splits) of
 each case's in-brain statistics of the target contrast, taken from the dataset's
-``fingerprint.json``. With m, s (median brain mean, median brain SD) and the plan's window:
+``fingerprint.json``. Each scheme turns those typical values into its per-case parameters
+(``denormalization_parameters`` of its class in ``autosynth/normalization/``); with m, s (median
+brain mean, median brain SD) and the plan's window:
 
 - ``brain_zscore_01``: x = m + s * (z_low + y * (z_high - z_low))
 - ``percentile_01``:   x = p_low + y * (p_high - p_low), p = median brain 0.5 / 99.5 percentiles
@@ -24,12 +26,12 @@ import numpy as np
 
 from autosynth.experiment_planning.splits import SplitsError, load_splits
 from autosynth.inference.errors import PredictionError
-from autosynth.preprocessing.normalization import denormalize
+from autosynth.normalization import (NormalizationError, NormalizationPlan, denormalize,
+                                     get_scheme, reference_statistics)
 from autosynth.utils.files import read_json, write_json_atomic
 from autosynth.paths import preprocessed_root
 
 REFERENCE_FILE = "intensity_reference.json"
-STATISTICS = ("mean", "std", "percentile_00_5", "percentile_99_5")
 
 
 def reference_from_fingerprint(fingerprint: dict, cases: list[str] | None = None) -> dict:
@@ -40,12 +42,14 @@ def reference_from_fingerprint(fingerprint: dict, cases: list[str] | None = None
     for contrast in fingerprint.get("contrasts", []):
         values = [records[c]["intensity"][contrast] for c in chosen
                   if contrast in records[c].get("intensity", {})]
-        if values:
-            out[contrast] = {k: float(np.median([v[k] for v in values])) for k in STATISTICS}
+        if values:   # a statistic some case lacks is left out (and named when it is needed)
+            out[contrast] = {k: float(np.median([v[k] for v in values]))
+                             for k in reference_statistics() if all(k in v for v in values)}
             out[contrast]["n_cases"] = len(values)
         elif contrast in fingerprint.get("intensity_properties", {}):
             pooled = fingerprint["intensity_properties"][contrast]
-            out[contrast] = {k: float(pooled[k]) for k in STATISTICS} | {"n_cases": 0}
+            out[contrast] = {k: float(pooled[k]) for k in reference_statistics()
+                             if k in pooled} | {"n_cases": 0}
     return out
 
 
@@ -80,22 +84,24 @@ def intensity_reference(model_folder: Path, dataset_name: str) -> dict:
     return reference
 
 
-def denormalization_parameters(reference: dict, target: str, plan) -> dict:
-    """Parameters for :func:`autosynth.preprocessing.denormalize` of the ``target`` contrast."""
-    scheme = plan.scheme
-    if scheme == "none":
-        return {"scheme": "none"}
-    stats = reference.get("contrasts", {}).get(target)
-    if stats is None:
-        raise PredictionError(f"no intensity statistics of '{target}' in the intensity reference "
-                              f"({reference.get('source', REFERENCE_FILE)})")
-    if scheme == "brain_zscore_01":
-        return {"scheme": scheme, "mean": stats["mean"], "std": stats["std"],
-                "z_low": plan.z_low, "z_high": plan.z_high}
-    if (plan.percentile_low, plan.percentile_high) != (0.5, 99.5):
-        raise PredictionError("--denormalize supports percentile_01 only with the 0.5 / 99.5 "
-                              "percentiles the fingerprint records")
-    return {"scheme": scheme, "low": stats["percentile_00_5"], "high": stats["percentile_99_5"]}
+def denormalization_parameters(reference: dict, target: str, plan: NormalizationPlan) -> dict:
+    """Parameters for :func:`autosynth.normalization.denormalize` of the ``target`` contrast."""
+    scheme = get_scheme(plan.scheme)
+    stats: dict = {}
+    if scheme.reference_statistics:
+        where = reference.get("source", REFERENCE_FILE)
+        stats = reference.get("contrasts", {}).get(target)
+        if stats is None:
+            raise PredictionError(f"no intensity statistics of '{target}' in the intensity "
+                                  f"reference ({where})")
+        missing = [k for k in scheme.reference_statistics if k not in stats]
+        if missing:
+            raise PredictionError(f"the intensity reference ({where}) has no {', '.join(missing)} "
+                                  f"of '{target}', which --denormalize needs for {plan.scheme}")
+    try:
+        return {"scheme": plan.scheme, **scheme.denormalization_parameters(stats, plan)}
+    except NormalizationError as err:
+        raise PredictionError(str(err)) from None
 
 
 def to_target_scale(prediction: np.ndarray, params: dict, brain: np.ndarray) -> np.ndarray:

@@ -4,9 +4,9 @@
 out); ``preprocess_dataset`` runs them over a dataset; ``load_case`` reads the result.
 """
 from autosynth.dataset.brain_mask import derive_brain_mask
+from autosynth.normalization import denormalize, normalize
 from autosynth.preprocessing.case_preprocessing import (PreprocessingError, preprocess_case,
                                                         restore_to_original)
-from autosynth.preprocessing.normalization import denormalize, normalize
 from autosynth.preprocessing.preprocessor import preprocess_dataset
 from autosynth.preprocessing.properties import CaseProperties
 from autosynth.preprocessing.storage import case_paths, list_cases, load_case

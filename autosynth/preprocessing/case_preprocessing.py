@@ -20,10 +20,10 @@ import autosynth
 from autosynth.dataset.image_io import Geometry
 from autosynth.dataset.orientation import Reorientation
 from autosynth.experiment_planning.plans import ConfigurationPlan
+from autosynth.normalization import get_scheme, normalization_parameters, normalize
 from autosynth.dataset.brain_mask import (MASK_DERIVED, MASK_FROM_FILE, bounding_box,
                                                 brain_voxels_per_slice, derive_brain_mask,
                                                 kept_slice_indices)
-from autosynth.preprocessing.normalization import normalization_parameters, normalize
 from autosynth.preprocessing.properties import CaseProperties
 from autosynth.preprocessing.resampling import pad_to_at_least, resample_stack, size_at_spacing
 
@@ -105,7 +105,7 @@ def preprocess_case(images: np.ndarray, mask: np.ndarray | None, geometry: Geome
     out_mask = to_stored(brain_s[:, window[0], window[1]], 0) > 0.5
     pad = pad_to_at_least(np.zeros((1, *size)), patch)[1]
     data *= out_mask
-    if all(p["scheme"] != "none" for p in norm.values()):
+    if all(get_scheme(p["scheme"]).unit_range for p in norm.values()):
         np.clip(data, 0.0, 1.0, out=data)
     out_labels = None
     if labels is not None:

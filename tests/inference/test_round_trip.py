@@ -8,7 +8,7 @@ from autosynth.cli.predict import main as predict_main
 from autosynth.dataset.image_io import read_image
 from autosynth.experiment_planning.plans import NormalizationPlan
 from autosynth.inference import networks
-from autosynth.preprocessing.normalization import normalization_parameters, normalize
+from autosynth.normalization import normalization_parameters, normalize
 from tests.inference.model_builders import (LPS, RAS, OneMinus, make_model_folder, oblique,
                                             write_cohort)
 
