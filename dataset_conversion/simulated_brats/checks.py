@@ -25,9 +25,13 @@ from skimage import measure
 
 from autosynth.utils.files import write_json_atomic
 from dataset_conversion.simulated_brats.anatomy import Anatomy, load_anatomy
-from dataset_conversion.simulated_brats.signal import CONTRASTS
+from dataset_conversion.simulated_brats.signal import (CONTRASTS, INVERSION_EFFICIENCY,
+                                                      MPRAGE_RANGES, SEQUENCE_RANGES,
+                                                      MPRAGESequence, Sequence,
+                                                      null_inversion_time)
 from dataset_conversion.simulated_brats.subject import SimulatedSubject, simulate_subject
-from dataset_conversion.simulated_brats.tissue import LESION_TISSUES, NORMAL_TISSUES
+from dataset_conversion.simulated_brats.tissue import (FIELD_STRENGTHS, LESION_TISSUES,
+                                                      NORMAL_TISSUES, nominal_tissues)
 
 PURE_FRACTION = 0.95
 MAJORITY_FRACTION = 0.5
@@ -41,6 +45,57 @@ REFERENCE_RATIOS = {
     "T2": {"GM": (1.30, 1.65), "CSF": (2.5, 3.3)},
     "FLAIR": {"GM": (1.10, 1.40), "CSF": (0.0, 0.30), "oedema": (1.5, 2.3)},
 }
+
+
+def nominal_ratio_ranges(field_strength: float, steps: int = 3) -> dict[str, dict[str, tuple]]:
+    """(min, max) ratio to WM that the signal equations give for the table's (unjittered)
+    tissues over the whole protocol ranges, per group as in :func:`group_key`.
+
+    What a perfect simulator gives on pure voxels, before jitter, texture, bias and noise:
+    where it lies outside ``REFERENCE_RATIOS``, the tissue table or the protocol ranges (not
+    the simulation) are what disagree with real images.
+    """
+    tissues = nominal_tissues(field_strength)
+    grid = lambda bounds: np.linspace(*bounds, steps)  # noqa: E731
+    ranges = {c: (grid(r["tr"]), grid(r["te"])) for c, r in SEQUENCE_RANGES.items()}
+    sequences = {"T1 spin echo": [Sequence("T1", tr, te) for tr in ranges["T1"][0]
+                                  for te in ranges["T1"][1]],
+                 "T2": [Sequence("T2", tr, te) for tr in ranges["T2"][0] for te in ranges["T2"][1]],
+                 "FLAIR": [Sequence("FLAIR", tr, te,
+                                    null_inversion_time(tissues["CSF"].t1, tr, eta), eta)
+                           for tr in ranges["FLAIR"][0] for te in ranges["FLAIR"][1]
+                           for eta in INVERSION_EFFICIENCY]}
+    m = MPRAGE_RANGES
+    sequences["T1 MPRAGE"] = [
+        MPRAGESequence("T1", tr, float(np.mean(m["te"])), ti, float(np.mean(INVERSION_EFFICIENCY)),
+                       flip, spacing)
+        for tr in grid(m["tr"]) for ti in grid(m["ti"]) for flip in grid(m["flip_deg"])
+        for spacing in grid(m["echo_spacing"])]
+    out = {}
+    for group, protocol in sequences.items():
+        ratios = {t: [] for t in ("GM", "CSF", "oedema")}
+        for sequence in protocol:
+            signal = {t: float(sequence.signal(v.pd, v.t1, v.t2)) for t, v in tissues.items()}
+            for t in ratios:
+                ratios[t].append(signal[t] / signal["WM"])
+        out[group] = {t: (round(min(v), 3), round(max(v), 3)) for t, v in ratios.items()}
+    return out
+
+
+def attainable_references(field_strength: float, tolerance: float = 0.1
+                          ) -> list[tuple[str, str]]:
+    """(group, tissue) whose ``REFERENCE_RATIOS`` range holds the whole nominal range (give or
+    take ``tolerance`` x its width): there the simulator must land inside the reference; the
+    others cannot, whatever the simulation does, without another tissue table or protocol."""
+    nominal = nominal_ratio_ranges(field_strength)
+    out = []
+    for group, tissues in REFERENCE_RATIOS.items():
+        for tissue, (low, high) in tissues.items():
+            slack = tolerance * (high - low)
+            nom_low, nom_high = nominal[group][tissue]
+            if low - slack <= nom_low and nom_high <= high + slack:
+                out.append((group, tissue))
+    return out
 
 
 @dataclass(frozen=True)
@@ -174,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     contrasts, shapes = measure_cohort(load_anatomy(args.spacing), args.seeds, args.cases)
     report = {"spacing_mm": args.spacing, "seeds": args.seeds, "cases_per_seed": args.cases,
               "pure_fraction": PURE_FRACTION, "reference_ratios": REFERENCE_RATIOS,
+              "nominal_ratio_ranges": {f"{b:g} T": nominal_ratio_ranges(b)
+                                       for b in FIELD_STRENGTHS},
+              "reference_attainable": {f"{b:g} T": attainable_references(b)
+                                       for b in FIELD_STRENGTHS},
               "pure": summarise(contrasts, "pure"),
               "majority": summarise(contrasts, "majority"),
               "lesion_shapes": shapes, "subjects": [asdict(c) for c in contrasts]}
