@@ -13,7 +13,8 @@ pytest.importorskip("nilearn")
 
 from dataset_conversion.simulated_brats.anatomy import load_anatomy  # noqa: E402
 from dataset_conversion.simulated_brats.checks import (REFERENCE_RATIOS,  # noqa: E402
-                                                       attainable_references, lesion_shapes, nominal_ratio_ranges,
+                                                       attainable_references, group_key,
+                                                       lesion_shapes, nominal_ratio_ranges,
                                                        subject_contrast, summarise,
                                                        surface_metrics)
 from dataset_conversion.simulated_brats.parameters import (draw_parameters,  # noqa: E402
@@ -70,7 +71,7 @@ def test_pure_tissue_ratios_follow_the_equations_and_real_mri(contrasts):
     for result in contrasts:  # every subject: the equations, give or take jitter and noise
         nominal = nominal_ratio_ranges(result.field_strength)
         for contrast, ratios in result.pure.items():
-            group = f"T1 {result.t1_sequence}" if contrast == "T1" else contrast
+            group = group_key(result, contrast)
             for tissue, value in ratios.items():
                 if value is None or (contrast == "FLAIR" and tissue == "CSF"):
                     continue  # FLAIR CSF: nulled, its floor is noise (checked below)
