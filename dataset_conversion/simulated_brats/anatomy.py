@@ -2,7 +2,13 @@
 
 The grey- and white-matter probability maps and the brain mask of the MNI ICBM152 2009
 template ship inside the ``nilearn`` wheel, so they are available offline. CSF is what is left
-of the brain: ``clip(brain - GM - WM, 0, 1)``. The maps are resampled (after a Gaussian
+of the brain: ``clip(brain - GM - WM, 0, 1)``. The maps are *population* probabilities (the
+average of 152 brains), not one brain's partial volumes: at a cortical voxel "GM 0.6, CSF 0.4"
+means that 60 % of the brains have grey matter there, while each has nearly pure tissue at
+1 mm. Used as fractions they mix CSF into most of the cortex and make grey matter on FLAIR (where
+CSF is nulled) about as bright as white matter. So the probabilities are sharpened towards the
+likeliest tissue (``p^2``, renormalised to the brain), which keeps partial volume at boundaries
+and makes the cortex grey matter. The maps are then resampled (after a Gaussian
 anti-alias whose FWHM is the new voxel size, so fractions stay partial volumes) onto an
 isotropic grid centred on the brain, in LPS orientation like BraTS (direction diag(-1, -1, 1)).
 """
@@ -21,6 +27,7 @@ from autosynth.dataset.image_io import Geometry
 LPS_DIRECTION = (-1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 1.0)
 FIELD_OF_VIEW_MM = (192.0, 232.0, 192.0)  # x, y, z: the brain scaled by 10 % and rotated fits
 NOTICE_FILE = "MNI_ICBM152_NOTICE.txt"
+SHARPENING_POWER = 2.0  # population probabilities -> one brain's fractions (see above)
 INSTALL_HINT = ("the demo cohort needs nilearn (it ships the MNI ICBM152 templates): "
                 "pip install nilearn  (or: pip install 'autosynth[demo]')")
 
@@ -66,6 +73,18 @@ def _nilearn_templates():
         raise MissingDemoDependencyError(INSTALL_HINT) from None
     return (datasets.load_mni152_gm_template(), datasets.load_mni152_wm_template(),
             datasets.load_mni152_brain_mask())
+
+
+def individual_fractions(probabilities: np.ndarray, brain: np.ndarray,
+                         power: float = SHARPENING_POWER) -> np.ndarray:
+    """(n, ...) tissue probabilities -> fractions ``p^power / sum p^power`` that sum to ``brain``.
+
+    ``power`` 1 keeps the probabilities (renormalised); larger values move each voxel towards
+    its likeliest tissue while a 50/50 boundary voxel stays 50/50.
+    """
+    sharpened = np.clip(probabilities, 0.0, 1.0) ** np.float32(power)
+    total = sharpened.sum(axis=0)
+    return (sharpened / np.maximum(total, 1e-12) * (brain * (total > 0))).astype(np.float32)
 
 
 def _to_sitk_lps(array_ras_xyz: np.ndarray, affine: np.ndarray) -> sitk.Image:
@@ -122,9 +141,9 @@ def load_anatomy(spacing: float) -> Anatomy:
     wm = np.asarray(wm_img.get_fdata(dtype=np.float32))
     brain = (np.asarray(brain_img.dataobj) > 0).astype(np.float32)
     csf = np.clip(brain - gm - wm, 0.0, 1.0)
+    gm, wm, csf = individual_fractions(np.stack([gm * brain, wm * brain, csf]), brain)
     images = {name: _to_sitk_lps(array, affine)
-              for name, array in (("gm", gm * brain), ("wm", wm * brain), ("csf", csf),
-                                  ("brain", brain))}
+              for name, array in (("gm", gm), ("wm", wm), ("csf", csf), ("brain", brain))}
     geometry = output_geometry(_brain_centre_lps(images["brain"]), float(spacing))
     return Anatomy(geometry=geometry, **{name: _resample(image, geometry)
                                          for name, image in images.items()})

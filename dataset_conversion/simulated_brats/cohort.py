@@ -18,12 +18,13 @@ from autosynth.dataset.dataset_json import DatasetJson
 from autosynth.paths import dataset_name
 from autosynth.utils.files import read_json, write_json_atomic, write_text_atomic
 from dataset_conversion.simulated_brats.anatomy import load_anatomy, mni_notice
-from dataset_conversion.simulated_brats.signal import CONTRASTS, SEQUENCE_RANGES
+from dataset_conversion.simulated_brats.signal import (CONTRASTS, MPRAGE_PROBABILITY, MPRAGE_RANGES,
+                                                      SEQUENCE_RANGES)
 from dataset_conversion.simulated_brats.subject import (LABELS, case_files, parameters_file,
                                                         simulate_subject, write_subject)
 from dataset_conversion.simulated_brats.montage import write_montage
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: sharpened tissue fractions, MPRAGE T1 option, rounder lesions
 MONTAGE_FILE = "montage.png"
 NOTICE_COPY = "NOTICE_MNI_ICBM152.txt"
 DESCRIPTION = (
@@ -32,10 +33,12 @@ DESCRIPTION = (
     "nilearn; CSF = brain - GM - WM), per subject a random affine (rotation +-10 deg, scale "
     "+-10 %), a smooth elastic warp and, in about 80 % of subjects, a glioma-like lesion "
     "(necrotic core, enhancing rim, oedema spreading along white matter, mild mass effect). "
-    "Images: spin-echo T1w and T2w and inversion-recovery FLAIR (TI at the CSF null) from the "
-    "signal equations, with per-subject field strength (1.5 or 3 T), tissue T1/T2/PD jittered "
-    "5-10 % with a smooth texture, a smooth bias field (10-40 % peak to peak), Rician noise "
-    "(1-5 % of the 99th percentile) and a random gain; skull-stripped (0 outside the brain). "
+    "Images: T1w from a spin echo or (half of the subjects) a 3D MPRAGE, spin-echo T2w and "
+    "inversion-recovery FLAIR (TI at the CSF null) from the signal equations, on tissue "
+    "fractions sharpened from the template's population probabilities, with per-subject "
+    "field strength (1.5 or 3 T), tissue T1/T2/PD jittered 5-10 % with a smooth texture, a "
+    "smooth bias field (10-40 % peak to peak), Rician noise (1-5 % of the 99th percentile) "
+    "and a random gain; skull-stripped (0 outside the brain). "
     "Labels: 1 necrosis, 2 oedema, 3 enhancing tumour, as in BraTS. Per-case parameters are in "
     "simulation/CASE.json. See documentation/demo_cohort.md.")
 REFERENCE = (
@@ -93,7 +96,9 @@ def dataset_json(folder: Path, cases: int, settings: dict) -> DatasetJson:
     return DatasetJson(
         name=folder.name, channel_names=dict(enumerate(CONTRASTS)), numTraining=cases,
         description=DESCRIPTION, labels=dict(LABELS), licence=mni_notice(), reference=REFERENCE,
-        extra={"simulated": True, "simulation": dict(settings, sequences=SEQUENCE_RANGES)})
+        extra={"simulated": True, "simulation": dict(
+            settings, sequences=SEQUENCE_RANGES, t1_mprage=MPRAGE_RANGES,
+            t1_mprage_probability=MPRAGE_PROBABILITY)})
 
 
 def generate_cohort(output_root: Path, cases: int = 24, spacing: float = 2.0, seed: int = 0,

@@ -3,8 +3,13 @@
 The lesion is built in template space *after* the tumour's mass effect (the tissue around it
 already pushed aside), in a box around its centre:
 
-* tumour = an irregular ellipsoid (random axes, smooth random radius modulation), its inner part
-  necrotic; partial volumes over one voxel at the edges;
+* tumour = an irregular ellipsoid (random axes, smooth random radius modulation); partial
+  volumes over one voxel at the edges;
+* necrosis = the tumour eroded by the enhancing rim, whose thickness (modulated by its own
+  smooth field) is measured in millimetres from the tumour surface (a Euclidean distance
+  transform) and is never thinner than a voxel, so that the rim encloses the necrotic core on
+  the grid as it does on real T1ce images (a rim defined in the ellipsoid's scaled distance
+  was thinner than a voxel where the tumour is flattened, and the core touched the oedema);
 * oedema = where the white-matter-weighted geodesic distance from the tumour (travel cost per
   mm ``1 / (0.1 + WM fraction)``, so ~1 in white matter and ~10 in grey matter or CSF) is
   below the subject's oedema reach: vasogenic oedema spreads along fibre tracts and spares the
@@ -29,6 +34,7 @@ NO_NECROSIS_PROBABILITY = 0.15
 OEDEMA_REACH_MM = (5.0, 22.0)
 INSERTED_VOLUME = (0.2, 0.6)  # mass effect: volume added, as a fraction of the tumour's
 IRREGULARITY = (0.10, 0.25)
+RIM_IRREGULARITY = 0.3  # relative modulation of the rim thickness
 WM_COST_FLOOR = 0.1
 GEODESIC_SPACING_MM = 2.0  # finer grids compute the oedema's geodesic distance at ~2 mm
 SUPRATENTORIAL_Z_MM = -5.0  # gliomas of adults are mostly above the tentorium
@@ -134,12 +140,15 @@ def lesion_fields(lesion: LesionParameters, anatomy: Anatomy,
         / np.asarray(lesion.axes)[:, None]
     distance = np.sqrt(np.sum(np.einsum("ij,j...->i...", frame.astype(np.float32),
                                         offset_mm) ** 2, axis=0))
-    wobble = smooth_field(rng, shape, max(lesion.radius_mm / 1.5 / spacing, 2.0), count=2)
+    wobble = smooth_field(rng, shape, max(lesion.radius_mm / 1.5 / spacing, 2.0), count=3)
     distance *= 1.0 + lesion.irregularity * np.clip(wobble[0], -1.5, 1.5)
     edge = max(spacing, 1.0)
     tumour = _ramp(lesion.radius_mm - distance, edge)
-    core_mm = lesion.radius_mm - lesion.rim_mm
-    necrosis = _ramp(core_mm - distance, edge) * tumour if core_mm > 0 else np.zeros_like(tumour)
+    necrosis = np.zeros_like(tumour)
+    if lesion.rim_mm < lesion.radius_mm:
+        rim = lesion.rim_mm * (1.0 + RIM_IRREGULARITY * np.clip(wobble[2], -1.5, 1.5) / 1.5)
+        depth = depth_mm(tumour >= 0.5, spacing)
+        necrosis = _ramp(depth - np.maximum(rim, 1.25 * spacing), edge) * tumour
 
     # oedema: geodesic reach through white matter from the tumour
     cost = np.where(brain > 0.5, 1.0 / (WM_COST_FLOOR + wm), 1e4)
@@ -148,6 +157,11 @@ def lesion_fields(lesion: LesionParameters, anatomy: Anatomy,
     reach = lesion.oedema_reach_mm * (1.0 + 0.3 * np.clip(wobble[1], -1.5, 1.5))
     oedema = _ramp(reach - geodesic.astype(np.float32), 4.0) * (brain > 0.5)
     return LesionFields(lo, tumour, necrosis, oedema.astype(np.float32))
+
+
+def depth_mm(region: np.ndarray, spacing: float) -> np.ndarray:
+    """Distance (mm) from each voxel of ``region`` inward to its surface (half a voxel out)."""
+    return (ndimage.distance_transform_edt(region) - 0.5).astype(np.float32) * np.float32(spacing)
 
 
 def geodesic_distance(cost_per_mm: np.ndarray, sources: np.ndarray, spacing: float

@@ -2,7 +2,10 @@
 
 Each row shows one subject at the axial slice where its lesion is largest (the middle of the
 brain when it has none), read back from the written files, so the picture shows what is on
-disk. Slices are in radiological convention (patient's right on the left, anterior up).
+disk. Slices are in radiological convention (patient's right on the left, anterior up), each
+contrast windowed from the 0.5th to the 99.5th percentile of its brain voxels, as a viewer's
+auto-window does: a window from 0 spends the grey levels below CSF on nothing and flattens the
+grey/white contrast of T1 (where CSF is about half as bright as white matter).
 """
 from __future__ import annotations
 
@@ -17,10 +20,11 @@ from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from autosynth.dataset.image_io import read_image  # noqa: E402
-from autosynth.utils.files import atomic_path  # noqa: E402
+from autosynth.utils.files import atomic_path, read_json  # noqa: E402
 from dataset_conversion.simulated_brats.signal import CONTRASTS  # noqa: E402
-from dataset_conversion.simulated_brats.subject import case_files  # noqa: E402
+from dataset_conversion.simulated_brats.subject import case_files, parameters_file  # noqa: E402
 
+WINDOW_PERCENTILES = (0.5, 99.5)
 LABEL_COLOURS = {1: ("necrosis", "#e41a1c"), 2: ("oedema", "#4daf4a"),
                  3: ("enhancing", "#ffd92f")}
 
@@ -28,6 +32,20 @@ LABEL_COLOURS = {1: ("necrosis", "#e41a1c"), 2: ("oedema", "#4daf4a"),
 def _axial(volume: np.ndarray, z: int) -> np.ndarray:
     """Axial slice ``z`` of an LPS (Z, Y, X) array, anterior up, patient's right on the left."""
     return volume[z, ::-1, ::-1]
+
+
+def display_window(image: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """(low, high) grey levels: ``WINDOW_PERCENTILES`` of the image inside the brain mask."""
+    low, high = np.percentile(image[mask > 0], WINDOW_PERCENTILES)
+    return float(low), float(max(high, low + 1e-6))
+
+
+def _sequence_name(folder: Path, case: str, contrast: str) -> str:
+    """``"T1 MPRAGE"`` / ``"T1 SE"`` from the case's parameters file; the contrast otherwise."""
+    if contrast != "T1":
+        return contrast
+    kind = read_json(parameters_file(folder, case))["protocol"]["T1"].get("kind", "spin echo")
+    return "T1 SE" if kind == "spin echo" else f"T1 {kind}"
 
 
 def _pick_slice(labels: np.ndarray, mask: np.ndarray) -> int:
@@ -60,12 +78,13 @@ def write_montage(folder: Path, cases: list[str], path: Path, rows: int = 4,
         *images, mask, labels = arrays
         z = _pick_slice(labels, mask)
         for ax, contrast, image in zip(row, CONTRASTS, images):
-            top = np.percentile(image[mask > 0], 99.5)
-            ax.imshow(_axial(image, z), cmap="gray", vmin=0, vmax=top, interpolation="none")
-            ax.set_title(f"{case} {contrast}", color="white", fontsize=8)
+            low, high = display_window(image, mask)
+            ax.imshow(_axial(image, z), cmap="gray", vmin=low, vmax=high, interpolation="none")
+            ax.set_title(f"{case} {_sequence_name(folder, case, contrast)}", color="white",
+                         fontsize=8)
         flair = images[CONTRASTS.index("FLAIR")]
-        row[3].imshow(_axial(flair, z), cmap="gray", vmin=0,
-                      vmax=np.percentile(flair[mask > 0], 99.5), interpolation="none")
+        low, high = display_window(flair, mask)
+        row[3].imshow(_axial(flair, z), cmap="gray", vmin=low, vmax=high, interpolation="none")
         row[3].imshow(np.ma.masked_equal(_axial(labels, z), 0), cmap=colours, vmin=0, vmax=3,
                       alpha=0.6, interpolation="none")
         row[3].set_title("labels on FLAIR", color="white", fontsize=8)

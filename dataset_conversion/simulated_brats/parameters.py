@@ -15,7 +15,8 @@ from dataset_conversion.simulated_brats.anatomy import Anatomy
 from dataset_conversion.simulated_brats.artefacts import BIAS_PEAK_TO_PEAK, GAIN, NOISE_LEVEL
 from dataset_conversion.simulated_brats.deform import AffineParameters, draw_affine
 from dataset_conversion.simulated_brats.lesion import LesionParameters, draw_lesion
-from dataset_conversion.simulated_brats.signal import CONTRASTS, Sequence, draw_protocol
+from dataset_conversion.simulated_brats.signal import (CONTRASTS, MPRAGESequence, Sequence,
+                                                      draw_protocol)
 from dataset_conversion.simulated_brats.tissue import (FIELD_STRENGTHS, TissueProperties,
                                                        jitter_tissues)
 
@@ -40,7 +41,7 @@ class SubjectParameters:
     field_strength: float
     jitter: float
     tissues: dict[str, TissueProperties]
-    protocol: dict[str, Sequence]
+    protocol: dict[str, Sequence | MPRAGESequence]
     affine: AffineParameters
     lesion: LesionParameters | None
     texture_sd: float
