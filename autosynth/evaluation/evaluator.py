@@ -23,6 +23,7 @@ from autosynth.evaluation.summary import (finite_or_none, mean_sd, per_case_tabl
                                           region_table)
 from autosynth.preprocessing.brain_mask import derive_brain_mask
 from autosynth.utils.files import write_json_atomic, write_text_atomic
+from autosynth.utils.parent_death import die_with_parent
 
 DATA_RANGE = 1.0
 
@@ -88,9 +89,10 @@ def _evaluate_job(job: tuple) -> tuple[str, dict | str]:
         return case.case_id, str(err)
 
 
-def _set_threads(threads: int) -> None:
+def _set_threads(threads: int, parent_pid: int) -> None:
     import torch
 
+    die_with_parent(parent_pid)
     torch.set_num_threads(threads)
 
 
@@ -110,7 +112,7 @@ def evaluate_cases(cases: list[EvaluationCase], scale: ReferenceScale,
         else:
             context = multiprocessing.get_context("spawn")
             threads = max(1, (os.cpu_count() or 1) // workers)
-            with context.Pool(workers, _set_threads, (threads,)) as pool:
+            with context.Pool(workers, _set_threads, (threads, os.getpid())) as pool:
                 _collect(pool.imap_unordered(_evaluate_job, jobs), results, bar)
     finally:
         bar.close()

@@ -9,6 +9,7 @@ exact. batchgenerators' ``MultiThreadedAugmenter`` returns worker outputs round-
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -17,6 +18,7 @@ import numpy as np
 from batchgenerators.dataloading.data_loader import DataLoader
 
 from autosynth.training.augmentation import augment_sample
+from autosynth.utils.parent_death import die_with_parent
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,14 @@ class SliceBatchLoader(DataLoader):
         self.rank, self.world_size = int(rank), int(world_size)
         self._batches_made = 0
         self._arrays: dict[int, np.ndarray] = {}
+        self._owner_pid = os.getpid()
+
+    def set_thread_id(self, thread_id: int) -> None:
+        """Called by batchgenerators first thing in each worker: tie the worker's life to the
+        trainer's, so a killed trainer leaves no worker behind."""
+        super().set_thread_id(thread_id)
+        if os.getpid() != self._owner_pid:
+            die_with_parent(self._owner_pid)
 
     def _array(self, case: int) -> np.ndarray:
         """Opened lazily, so that each worker process maps the files itself."""
