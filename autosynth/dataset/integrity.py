@@ -139,9 +139,11 @@ def check_images(files: Sequence[tuple[Path, str]]) -> list[Problem]:
         if reference is None:
             reference = (Path(path), geometry)
             continue
+        # the name alone where it is unambiguous (one folder), else the whole path
+        other = reference[0].name if reference[0].parent == Path(path).parent else reference[0]
         for difference in reference[1].differences(geometry, GEOMETRY_RTOL):
             problems.append(Problem(Path(path), f"{difference.split(' ')[0]} mismatch with "
-                                                f"{reference[0].name}: {difference}"))
+                                                f"{other}: {difference}"))
     return problems
 
 
