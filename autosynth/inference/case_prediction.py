@@ -49,6 +49,8 @@ def read_input(case: InputCase, force_derived_mask: bool = False
     truncated gzip as zeros, silently); a derived mask that looks like a whole head is refused
     unless ``force_derived_mask``.
     """
+    if case.defect:
+        raise PredictionError(f"case {case.case_id}: {case.defect}")
     files = [(p, "image") for p in case.sources] + ([(case.mask, "mask")] if case.mask else [])
     problems = check_images(files)
     if problems:

@@ -28,11 +28,16 @@ SHOWN_NAMES = 5
 
 @dataclass(frozen=True)
 class InputCase:
-    """One case to predict: its source images (model order) and optional brain mask."""
+    """One case to predict: its source images (model order) and optional brain mask.
+
+    ``defect`` names a file the case lacks (a source contrast, a mask): such a case is reported
+    and left without output when its turn comes, and the others are predicted.
+    """
 
     case_id: str
     sources: tuple[Path, ...]
     mask: Path | None = None
+    defect: str | None = None
 
 
 def _ending(name: str) -> str | None:
@@ -59,7 +64,7 @@ def _names(names: list[str]) -> str:
 
 def discover_input_cases(folder: str | Path, sources: list[str], dataset_json: DatasetJson,
                          mask_folder: str | Path | None = None) -> list[InputCase]:
-    """The cases of ``folder`` sorted by id; a case lacking a source contrast is an error."""
+    """The cases of ``folder`` sorted by id; one lacking a file carries it as ``defect``."""
     folder = Path(folder)
     if not folder.is_dir():
         raise PredictionError(f"{folder}: input folder not found")
@@ -110,9 +115,10 @@ def _raw_case(case_id: str, found: dict[int, Path], channels: list[int], sources
     missing = [(c, s) for c, s in zip(channels, sources) if c not in found]
     if missing:
         c, s = missing[0]
-        raise PredictionError(f"{folder / f'{case_id}_{c:04d}{ending}'}: missing: case "
-                              f"{case_id} has no {s} image (channel {c:04d}), which the model "
-                              "needs as input")
+        return InputCase(case_id, tuple(found[c] for c in channels if c in found),
+                         defect=f"{folder / f'{case_id}_{c:04d}{ending}'}: missing: case "
+                         f"{case_id} has no {s} image (channel {c:04d}), which the model needs "
+                         "as input")
     return InputCase(case_id, tuple(found[c] for c in channels))
 
 
@@ -122,9 +128,10 @@ def _with_mask(case: InputCase, mask_folder: str | Path, ending: str) -> InputCa
     masks = [Path(mask_folder) / f"{case.case_id}{e}" for e in endings]
     mask = next((m for m in masks if m.is_file()), None)
     if mask is None:
-        raise PredictionError(f"{masks[0]}: missing: no brain mask for case {case.case_id} in "
-                              "the mask folder")
-    return InputCase(case.case_id, case.sources, mask)
+        return InputCase(case.case_id, case.sources, None, case.defect or
+                         f"{masks[0]}: missing: no brain mask for case {case.case_id} in the "
+                         "mask folder")
+    return InputCase(case.case_id, case.sources, mask, case.defect)
 
 
 def select_part(cases: list[InputCase], num_parts: int = 1, part_id: int = 0

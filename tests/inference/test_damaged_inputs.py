@@ -100,6 +100,17 @@ def test_damaged_mask_is_refused(tmp_path, autosynth_env, one_minus, capsys):
     assert _outputs(tmp_path / "out") == ["sub00"]
 
 
+def test_a_missing_mask_file_fails_only_its_case(tmp_path, autosynth_env, one_minus, capsys):
+    model = make_model_folder(autosynth_env / "results")
+    write_cohort(tmp_path / "in", n_cases=2, mask_folder=tmp_path / "masks")
+    (tmp_path / "masks" / "sub00.nii.gz").unlink()
+    assert _predict(model, tmp_path / "in", tmp_path / "out", "--masks",
+                    str(tmp_path / "masks")) == 2
+    [line] = _failed_lines(capsys, 1)
+    assert "masks/sub00.nii.gz" in line and "no brain mask for case sub00" in line
+    assert _outputs(tmp_path / "out") == ["sub01"]
+
+
 def _unstripped(image: np.ndarray, seed: int = 0) -> np.ndarray:
     """A bright head ring touching the brain and a noisy background around it."""
     rng = np.random.default_rng(seed)

@@ -80,8 +80,9 @@ def test_missing_contrast_is_a_clear_error(tmp_path, autosynth_env, capsys):
     write_cohort(tmp_path / "in", n_cases=2, channels=(0, 1))
     (tmp_path / "in" / "sub01_0001.nii.gz").unlink()
     assert _predict(model, tmp_path / "in", tmp_path / "out") == 2
-    line = _error_line(capsys)
+    [line] = _failed_case_lines(capsys, 1)
     assert "sub01_0001.nii.gz" in line and "no T2 image" in line
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.nii.gz")) == ["sub00.nii.gz"]
 
 
 def test_geometry_mismatch_between_contrasts_is_a_clear_error(tmp_path, autosynth_env, capsys):
