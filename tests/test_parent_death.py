@@ -92,6 +92,7 @@ def touch_and_sleep(path: str) -> None:
     time.sleep(600)
 
 
+@pytest.mark.slow
 def test_preprocessing_pool_workers_die_with_a_killed_parent(tmp_path):
     started = [str(tmp_path / "a"), str(tmp_path / "b")]
     parent_code = ("from autosynth.preprocessing.parallel import map_cases\n"

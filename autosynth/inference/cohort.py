@@ -15,7 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -111,6 +111,16 @@ def _init_worker(model_folder: str, settings: PredictionSettings, checkpoints: l
 PREDICTED, DONE, ELSEWHERE, FAILED = "predicted", "done", "elsewhere", "failed"
 
 
+@dataclass
+class _Tally:
+    """What became of the cases a run tried."""
+
+    timings: dict[str, CaseTimings] = field(default_factory=dict)  # predicted here
+    failed: dict[str, str] = field(default_factory=dict)            # case id -> message
+    done: int = 0       # finished by another run after this one started (with resume)
+    elsewhere: int = 0  # locked by another live run
+
+
 def _predict_in_worker(job: tuple[InputCase, Path, bool]
                        ) -> tuple[str, str, CaseTimings | None, str]:
     """(case id, outcome, timings, error message); errors travel back as text.
@@ -158,7 +168,7 @@ def predict_cohort(cases: list[InputCase], model: TrainedModel, output_folder: s
     jobs = [(c, output_path(output_folder, c, ending), resume) for c in cases]
     todo = [job for job in jobs if not (resume and job[1].is_file())]
     target_scale = _target_scale(model) if settings.denormalize else None
-    outcome = {"timings": {}, "failed": {}, DONE: 0, ELSEWHERE: 0}
+    tally = _Tally()
     bar = tqdm(total=len(todo), desc="predict", unit="case", disable=not progress)
     workers = max(1, min(num_processes, len(todo)))
     try:
@@ -167,33 +177,34 @@ def predict_cohort(cases: list[InputCase], model: TrainedModel, output_folder: s
         elif workers == 1:
             _WORKER.update(model=model, target_scale=target_scale, settings=settings,
                            predictor=_load_predictor(model, settings, checkpoints))
-            _collect(map(_predict_in_worker, todo), outcome, bar, report)
+            _collect(map(_predict_in_worker, todo), tally, bar, report)
         else:
             threads = max(1, (os.cpu_count() or 1) // workers)
             context = multiprocessing.get_context("spawn")  # no forked OpenMP state
             with context.Pool(workers, _init_worker, (str(model.folder), settings, checkpoints,
                                                       target_scale, threads,
                                                       os.getpid())) as pool:
-                _collect(pool.imap_unordered(_predict_in_worker, todo), outcome, bar, report)
+                _collect(pool.imap_unordered(_predict_in_worker, todo), tally, bar, report)
     finally:
         bar.close()
         _WORKER.clear()
-    predicted = len(outcome["timings"])
-    if outcome["failed"]:
-        raise CasesFailedError(outcome["failed"], predicted)
-    return {"predicted": predicted, "skipped": len(jobs) - len(todo) + outcome[DONE],
-            "elsewhere": outcome[ELSEWHERE], "timings": outcome["timings"]}
+    if tally.failed:
+        raise CasesFailedError(tally.failed, len(tally.timings))
+    return {"predicted": len(tally.timings), "skipped": len(jobs) - len(todo) + tally.done,
+            "elsewhere": tally.elsewhere, "timings": tally.timings}
 
 
-def _collect(results, outcome: dict, bar, report: Callable[[str], None]) -> None:
+def _collect(results, tally: _Tally, bar, report: Callable[[str], None]) -> None:
     for case_id, status, timings, error in results:
         if status == FAILED:
-            outcome["failed"][case_id] = error
+            tally.failed[case_id] = error
             report(error)
         elif status == PREDICTED:
-            outcome["timings"][case_id] = timings
+            tally.timings[case_id] = timings
+        elif status == DONE:
+            tally.done += 1
         else:
-            outcome[status] += 1
+            tally.elsewhere += 1
         bar.update()
 
 

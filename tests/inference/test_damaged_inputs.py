@@ -167,3 +167,17 @@ def test_misnamed_files_beside_good_ones_are_named(tmp_path, cohort, capsys):
     err = capsys.readouterr().err
     assert "sub03_0000.NII.GZ" in err and "look like images" in err
     assert _outputs(tmp_path / "out") == IDS
+
+
+@pytest.mark.slow
+def test_worker_processes_report_failed_cases_too(tmp_path, autosynth_env, capsys):
+    """-np 2: the failure travels back from the spawned worker as one line."""
+    model = make_model_folder(autosynth_env / "results")
+    write_cohort(tmp_path / "in", n_cases=3)
+    data = (tmp_path / "in" / "sub01_0000.nii.gz").read_bytes()
+    (tmp_path / "in" / "sub01_0000.nii.gz").write_bytes(data[:len(data) // 2])
+    assert _predict(model, tmp_path / "in", tmp_path / "out", "-np", "2") == 2
+    [line] = _failed_lines(capsys, 1)
+    assert "sub01_0000.nii.gz" in line and "truncated gzip stream" in line
+    assert _outputs(tmp_path / "out") == ["sub00", "sub02"]
+    assert not list((tmp_path / "out").glob(".*.lock"))
