@@ -105,5 +105,5 @@ def spawn(function: Callable, world_size: int, args: tuple = ()) -> None:
     """Run ``function(*args)`` in ``world_size`` local processes set up as torchrun would."""
     import torch.multiprocessing as mp
 
-    mp.spawn(_spawned, args=(world_size, free_port(), function, args, os.getpid()), nprocs=world_size,
-             join=True)
+    mp.spawn(_spawned, args=(world_size, free_port(), function, args, os.getpid()),
+             nprocs=world_size, join=True)
