@@ -14,6 +14,8 @@ from autosynth.utils.files import read_json
 
 from autosynth.normalization import get_scheme, scheme_names
 
+from tqdm import tqdm
+
 PROG = "autosynth_evaluate"
 
 
@@ -119,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             (info or {}).get("slice_axis")
         per_case = evaluate_cases(cases, scale, slice_axis,
                                   None if args.no_figures else output / "figures",
-                                  args.num_processes, not args.no_progress)
+                                  args.num_processes, not args.no_progress,
+                                  report=_report_case)
     except (EvaluationError, DatasetNotFoundError) as err:
         print(f"{PROG}: {err}", file=sys.stderr)
         return 2
@@ -132,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{PROG}: written {output / 'summary.json'}, {output / 'summary.md'}"
           + ("" if args.no_figures else f" and {output / 'figures'}/"))
     return 0
+
+
+def _report_case(message: str) -> None:
+    """One failed case, one line, as it happens (above the progress bar)."""
+    tqdm.write(f"{PROG}: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

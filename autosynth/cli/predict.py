@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from tqdm import tqdm
+
 from autosynth import results_layout as layout
 from autosynth.cli.device_option import add_device_option, resolve_device
 from autosynth.dataset.dataset_json import DatasetJsonError
@@ -35,7 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--masks", type=Path, default=None,
                     help="folder of brain masks CASE.nii.gz on the inputs' grids; without it "
                     "the mask is derived from the source images (non-zero, largest component, "
-                    "holes filled: right for skull-stripped images)")
+                    "holes filled: right for skull-stripped images); a derived mask covering "
+                    "most of the field of view or of its border is refused as not "
+                    "skull-stripped")
+    io.add_argument("--force-derived-mask", action="store_true",
+                    help="predict with the derived mask even where it looks like a whole head "
+                    "(not skull-stripped input) rather than a brain")
     model = parser.add_argument_group("model (by name, or -m)")
     model.add_argument("-s", "--source", default=None,
                        help="source contrast(s) as named in dataset.json; several joined by "
@@ -70,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "set (median in-brain mean/SD of the development cases) instead of [0, 1]")
     run.add_argument("--continue", dest="resume", action="store_true",
                      help="skip cases whose output exists (outputs are written atomically, so "
-                     "an existing file is complete)")
+                     "an existing file is complete). Several runs with --continue into one "
+                     "folder share the cohort: each case is claimed with a lock file")
     run.add_argument("-np", "--num-processes", type=int, default=1,
                      help="worker processes, each predicting whole cases with cores/N threads "
                      "(default 1: all cores on one case at a time)")
@@ -119,15 +127,23 @@ def main(argv: list[str] | None = None) -> int:
         settings = PredictionSettings(folds=args.folds, checkpoint=args.checkpoint,
                                       mirror=args.tta, denormalize=args.denormalize,
                                       device=resolve_device(args.device),
-                                      batch_size=args.batch_size)
+                                      batch_size=args.batch_size,
+                                      force_derived_mask=args.force_derived_mask)
         result = predict_cohort(part, model, args.output, settings, args.num_processes,
-                                args.resume, progress=not args.no_progress)
+                                args.resume, progress=not args.no_progress,
+                                report=_report_case)
     except (PredictionError, DatasetNotFoundError, DatasetJsonError) as err:
         print(f"{PROG}: {err}", file=sys.stderr)
         return 2
     print(f"{PROG}: {model.describe()}: {result['predicted']} case(s) predicted, "
-          f"{result['skipped']} skipped (already done) -> {args.output}")
+          f"{result['skipped']} skipped (already done), {result['elsewhere']} left to other "
+          f"runs (locked) -> {args.output}")
     return 0
+
+
+def _report_case(message: str) -> None:
+    """One failed case, one line, as it happens (above the progress bar)."""
+    tqdm.write(f"{PROG}: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

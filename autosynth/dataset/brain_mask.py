@@ -12,6 +12,12 @@ from scipy import ndimage
 MASK_FROM_FILE = "file"
 MASK_DERIVED = "derived"
 
+# A derived mask beyond these shares is the head or the noise, not a brain: a skull-stripped
+# brain fills at most about half of even a tightly cropped field of view (an ellipsoid fills
+# pi/6 = 52 % of its box) and meets the volume border only where it is cropped.
+MAX_DERIVED_MASK_SHARE = 0.7         # of the field of view
+MAX_DERIVED_MASK_BORDER_SHARE = 0.5  # of the voxels on the faces of the volume
+
 
 def derive_brain_mask(images: np.ndarray) -> np.ndarray:
     """Brain mask of a ``(C, Z, Y, X)`` case: non-zero in any contrast, largest component, filled."""
@@ -24,6 +30,25 @@ def derive_brain_mask(images: np.ndarray) -> np.ndarray:
         sizes[0] = 0
         foreground = labelled == int(np.argmax(sizes))
     return ndimage.binary_fill_holes(foreground)
+
+
+def not_skull_stripped(mask: np.ndarray) -> str | None:
+    """Why a derived ``mask`` looks like a whole head or noise rather than a brain, or None.
+
+    Derivation assumes zero outside the brain; a head with its skull, or a noisy background,
+    makes the "brain" the whole field of view and every result inside it meaningless.
+    """
+    share = float(np.count_nonzero(mask)) / max(mask.size, 1)
+    inner = mask[tuple(slice(1, -1) for _ in range(mask.ndim))]
+    border_voxels = mask.size - inner.size
+    border_share = ((np.count_nonzero(mask) - np.count_nonzero(inner)) / border_voxels
+                    if border_voxels else 0.0)
+    if share <= MAX_DERIVED_MASK_SHARE and border_share <= MAX_DERIVED_MASK_BORDER_SHARE:
+        return None
+    return (f"the brain mask derived from it covers {share:.0%} of the field of "
+            f"view and {border_share:.0%} of the volume border (limits "
+            f"{MAX_DERIVED_MASK_SHARE:.0%}, {MAX_DERIVED_MASK_BORDER_SHARE:.0%}): the image looks "
+            "not skull-stripped")
 
 
 def bounding_box(mask: np.ndarray) -> list[list[int]]:

@@ -10,10 +10,12 @@ SimpleITK is used for what it reads reliably: the header geometry.
 from __future__ import annotations
 
 import gzip
+import os
 import zlib
 from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import SimpleITK as sitk
@@ -22,6 +24,7 @@ from tqdm import tqdm
 from autosynth.dataset.cases import CaseFiles, discover_cases, split_channel_name, strip_ending
 from autosynth.dataset.dataset_json import DATASET_JSON_FILE, DatasetJson, DatasetJsonError
 from autosynth.dataset.image_io import Geometry
+from autosynth.utils.parent_death import die_with_parent
 
 GEOMETRY_RTOL = 1e-4
 
@@ -119,6 +122,39 @@ def check_image_file(path: Path, role: str = "image") -> tuple[Geometry | None, 
     return geometry, defects
 
 
+# ----------------------------------------------------------------------------- files of one case
+def check_images(files: Sequence[tuple[Path, str]]) -> list[Problem]:
+    """Every file sound (``check_image_file``) and on the first sound file's grid.
+
+    The one check every reader of images runs first: ``autosynth_verify``, prediction and
+    evaluation. ``files`` are ``(path, role)`` pairs, role as in :func:`check_image_file`.
+    """
+    problems = []
+    reference: tuple[Path, Geometry] | None = None
+    for path, role in files:
+        geometry, defects = check_image_file(Path(path), role)
+        problems.extend(Problem(Path(path), d) for d in defects)
+        if geometry is None:
+            continue
+        if reference is None:
+            reference = (Path(path), geometry)
+            continue
+        # the name alone where it is unambiguous (one folder), else the whole path
+        other = reference[0].name if reference[0].parent == Path(path).parent else reference[0]
+        for difference in reference[1].differences(geometry, GEOMETRY_RTOL):
+            problems.append(Problem(Path(path), f"{difference.split(' ')[0]} mismatch with "
+                                                f"{other}: {difference}"))
+    return problems
+
+
+def problems_line(problems: Sequence[Problem]) -> str:
+    """Several problems of one case as one line: ``file: defect, defect; file: defect``."""
+    by_file: dict[Path, list[str]] = {}
+    for problem in problems:
+        by_file.setdefault(problem.path, []).append(problem.defect)
+    return "; ".join(f"{path}: {', '.join(defects)}" for path, defects in by_file.items())
+
+
 # ----------------------------------------------------------------------------- one case
 def check_case(case: CaseFiles, expected_channels: list[int], channel_names: dict[int, str],
                file_ending: str, folder: Path, subset: str) -> list[Problem]:
@@ -131,19 +167,7 @@ def check_case(case: CaseFiles, expected_channels: list[int], channel_names: dic
                                              f"{channel_names[channel]} image (channel {channel})"))
     files = [(case.channels[c], "image") for c in sorted(case.channels)]
     files += [(p, role) for p, role in ((case.mask, "mask"), (case.label, "labels")) if p]
-    reference: tuple[Path, Geometry] | None = None
-    for path, role in files:
-        geometry, defects = check_image_file(path, role)
-        problems.extend(Problem(path, d) for d in defects)
-        if geometry is None:
-            continue
-        if reference is None:
-            reference = (path, geometry)
-            continue
-        for difference in reference[1].differences(geometry, GEOMETRY_RTOL):
-            problems.append(Problem(path, f"{difference.split(' ')[0]} mismatch with "
-                                          f"{reference[0].name}: {difference}"))
-    return problems
+    return problems + check_images(files)
 
 
 def _check_case_star(args) -> list[Problem]:
@@ -204,7 +228,7 @@ def verify_dataset(folder: str | Path, num_processes: int = 1,
         jobs += [(c, expected, dj.channel_names, dj.file_ending, folder, subset) for c in cases]
     bar = dict(total=len(jobs), desc="verify", unit="case", disable=not progress)
     if num_processes > 1 and len(jobs) > 1:
-        with Pool(min(num_processes, len(jobs))) as pool:
+        with Pool(min(num_processes, len(jobs)), die_with_parent, (os.getpid(),)) as pool:
             results = list(tqdm(pool.imap(_check_case_star, jobs), **bar))
     else:
         results = [_check_case_star(job) for job in tqdm(jobs, **bar)]

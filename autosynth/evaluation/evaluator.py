@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from tqdm import tqdm
 
 from autosynth.dataset.image_io import ImageIOError, read_image, read_image_on_grid
+from autosynth.dataset.integrity import check_images, problems_line
 from autosynth.evaluation.errors import EvaluationError
 from autosynth.evaluation.reference_scale import ReferenceScale, normalise_reference
 from autosynth.evaluation.summary import (finite_or_none, mean_sd, per_case_table,
@@ -26,6 +29,7 @@ from autosynth.utils.files import write_json_atomic, write_text_atomic
 from autosynth.evaluation.metrics import compute_metrics
 from autosynth.dataset.orientation import head_foot_axis, stored_axis
 from autosynth.evaluation.figures import case_figure
+from autosynth.utils.parent_death import die_with_parent
 import torch
 
 DATA_RANGE = 1.0
@@ -41,6 +45,12 @@ class EvaluationCase:
     mask: Path | None = None
     labels: Path | None = None
     source: Path | None = None
+
+    def files(self) -> list[tuple[Path, str]]:
+        """(file, role) of every file, the prediction first (its grid is the case's)."""
+        roles = ((self.prediction, "image"), (self.reference, "image"), (self.mask, "mask"),
+                 (self.labels, "labels"), (self.source, "image"))
+        return [(path, role) for path, role in roles if path is not None]
 
 
 def _read_on_grid(path: Path, geometry, what: str, dtype=np.float32) -> np.ndarray:
@@ -58,6 +68,9 @@ def evaluate_case(case: EvaluationCase, scale: ReferenceScale, slice_axis: int |
     head-foot axis when None); the slices of the paper's per-slice SSIM run along the file's
     own axis that becomes it."""
 
+    problems = check_images(case.files())  # SimpleITK alone reads NaN and truncation as 0
+    if problems:
+        raise EvaluationError(f"case {case.case_id}: {problems_line(problems)}")
     try:
         prediction, geometry = read_image(case.prediction)
     except ImageIOError as err:
@@ -93,39 +106,57 @@ def _evaluate_job(job: tuple) -> tuple[str, dict | str]:
         return case.case_id, str(err)
 
 
-def _set_threads(threads: int) -> None:
-
+def _set_threads(threads: int, parent_pid: int) -> None:
+    die_with_parent(parent_pid)
     torch.set_num_threads(threads)
+
+
+def _report_to_stderr(message: str) -> None:
+    tqdm.write(message, file=sys.stderr)
 
 
 def evaluate_cases(cases: list[EvaluationCase], scale: ReferenceScale,
                    slice_axis: int | None = None, figures: Path | None = None,
-                   num_processes: int = 1, progress: bool = True, title: str = ""
+                   num_processes: int = 1, progress: bool = True, title: str = "",
+                   report: Callable[[str], None] = _report_to_stderr
                    ) -> dict[str, dict[str, float]]:
-    """Metrics of every case, by case id (sorted); the first failing case raises."""
+    """Metrics of every case, by case id (sorted).
+
+    Every case is tried; each failing one is passed to ``report`` (one line), and then
+    :class:`EvaluationError` is raised with their count: a mean over fewer cases than asked
+    for would pass for the cohort's.
+    """
     jobs = [(c, scale, slice_axis, None if figures is None else figures / f"{c.case_id}.png",
              f"{title}: {c.case_id}" if title else c.case_id) for c in cases]
     results: dict[str, dict[str, float]] = {}
+    failed: dict[str, str] = {}
     bar = tqdm(total=len(jobs), desc="evaluate", unit="case", disable=not progress)
     workers = max(1, min(num_processes, len(jobs)))
     try:
         if workers == 1:
-            _collect(map(_evaluate_job, jobs), results, bar)
+            _collect(map(_evaluate_job, jobs), results, failed, bar, report)
         else:
             context = multiprocessing.get_context("spawn")
             threads = max(1, (os.cpu_count() or 1) // workers)
-            with context.Pool(workers, _set_threads, (threads,)) as pool:
-                _collect(pool.imap_unordered(_evaluate_job, jobs), results, bar)
+            with context.Pool(workers, _set_threads, (threads, os.getpid())) as pool:
+                _collect(pool.imap_unordered(_evaluate_job, jobs), results, failed, bar,
+                         report)
     finally:
         bar.close()
+    if failed:
+        raise EvaluationError(f"{len(failed)} of {len(jobs)} case(s) failed "
+                              f"({', '.join(sorted(failed))}), each named above with its "
+                              "defect; no summary written")
     return dict(sorted(results.items()))
 
 
-def _collect(outputs, results: dict, bar) -> None:
+def _collect(outputs, results: dict, failed: dict, bar, report: Callable[[str], None]) -> None:
     for case_id, result in outputs:
         if isinstance(result, str):
-            raise EvaluationError(result)
-        results[case_id] = result
+            failed[case_id] = result
+            report(result)
+        else:
+            results[case_id] = result
         bar.update()
 
 

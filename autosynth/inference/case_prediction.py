@@ -16,10 +16,11 @@ import numpy as np
 
 from autosynth.dataset.image_io import (ImageIOError, read_case, read_image_on_grid,
                                         write_image_like)
+from autosynth.dataset.integrity import check_images, problems_line
 from autosynth.inference.errors import PredictionError
 from autosynth.inference.input_cases import InputCase
 from autosynth.inference.model_folder import TrainedModel
-from autosynth.dataset.brain_mask import derive_brain_mask
+from autosynth.dataset.brain_mask import derive_brain_mask, not_skull_stripped
 from autosynth.preprocessing.case_preprocessing import (PreprocessingError, preprocess_case,
                                                         restore_to_original)
 from autosynth.inference.denormalization import to_target_scale
@@ -41,24 +42,43 @@ class CaseTimings:
         return self.read + self.preprocess + self.network + self.restore + self.write
 
 
-def read_input(case: InputCase) -> tuple[np.ndarray, np.ndarray, object]:
-    """Source images ``(C, Z, Y, X)``, boolean brain mask and the geometry; one grid for all."""
+def read_input(case: InputCase, force_derived_mask: bool = False
+               ) -> tuple[np.ndarray, np.ndarray, object]:
+    """Source images ``(C, Z, Y, X)``, boolean brain mask and the geometry; one grid for all.
+
+    Every file first passes ``autosynth_verify``'s checks (SimpleITK reads NaN as 0 and a
+    truncated gzip as zeros, silently); a derived mask that looks like a whole head is refused
+    unless ``force_derived_mask``.
+    """
+    if case.defect:
+        raise PredictionError(f"case {case.case_id}: {case.defect}")
+    files = [(p, "image") for p in case.sources] + ([(case.mask, "mask")] if case.mask else [])
+    problems = check_images(files)
+    if problems:
+        raise PredictionError(f"case {case.case_id}: {problems_line(problems)}")
     try:
         images, geometry = read_case(list(case.sources))
-        if case.mask is None:
-            return images, derive_brain_mask(images), geometry
-        mask = read_image_on_grid(case.mask, geometry, str(case.sources[0]))
+        if case.mask is not None:
+            mask = read_image_on_grid(case.mask, geometry, str(case.sources[0]))
+            return images, mask > 0, geometry
     except ImageIOError as err:
         raise PredictionError(f"case {case.case_id}: {err}") from None
-    return images, mask > 0, geometry
+    brain = derive_brain_mask(images)
+    reason = None if force_derived_mask else not_skull_stripped(brain)
+    if reason:
+        raise PredictionError(f"case {case.case_id}: {case.sources[0]}: {reason}; give brain "
+                              "masks with --masks DIR (or --force-derived-mask to predict "
+                              "with this mask anyway)")
+    return images, brain, geometry
 
 
 def predict_case(case: InputCase, model: TrainedModel,
                  predict_slices: Callable[[np.ndarray], np.ndarray], output: Path,
-                 target_scale: dict | None = None) -> CaseTimings:
+                 target_scale: dict | None = None, force_derived_mask: bool = False
+                 ) -> CaseTimings:
     """Write ``output`` for ``case``; ``target_scale`` = denormalisation parameters or None."""
     timings, clock = CaseTimings(), time.perf_counter()
-    images, brain, geometry = read_input(case)
+    images, brain, geometry = read_input(case, force_derived_mask)
     if not brain.any():
         raise PredictionError(f"case {case.case_id}: the brain mask is empty "
                               f"({case.mask or 'derived from all-zero images'})")

@@ -1,5 +1,10 @@
 """Predict a cohort: settings recorded next to the outputs, finished cases skipped on request,
-cases shared between worker processes, one progress bar.
+cases shared between worker processes and between runs, one progress bar.
+
+Each case is claimed with a lock file (``case_lock.py``) before it is predicted, so several
+runs with ``--continue`` into one folder split the cohort between them. A case that fails is
+reported in one line and left without output; the others go on, and the run ends with
+:class:`CasesFailedError` listing the failed ones.
 
 ``OUT/prediction_info.json`` records the model and the settings, so ``--continue`` can refuse to
 mix predictions made with other folds or checkpoints, and ``autosynth_evaluate`` knows the
@@ -9,21 +14,25 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from dataclasses import asdict, dataclass
+import sys
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 from tqdm import tqdm
 
 from autosynth import results_layout as layout
 from autosynth.inference.case_prediction import CaseTimings, predict_case
-from autosynth.inference.errors import PredictionError
+from autosynth.inference.case_lock import claim
+from autosynth.inference.errors import CasesFailedError, PredictionError
 from autosynth.inference.input_cases import InputCase
 from autosynth.inference.model_folder import TrainedModel
 from autosynth.utils.files import read_json, write_json_atomic
 from autosynth.inference import networks
 from autosynth.inference.denormalization import (denormalization_parameters,
                                                  intensity_reference)
+from autosynth.utils.parent_death import die_with_parent
 
 INFO_FILE = "prediction_info.json"
 
@@ -38,6 +47,7 @@ class PredictionSettings:
     denormalize: bool = False
     device: str = "cpu"
     batch_size: int | None = None
+    force_derived_mask: bool = False  # predict even where a derived mask looks like a head
 
 
 def output_path(folder: Path, case: InputCase, ending: str) -> Path:
@@ -93,31 +103,64 @@ def _load_predictor(model: TrainedModel, settings: PredictionSettings, checkpoin
 
 
 def _init_worker(model_folder: str, settings: PredictionSettings, checkpoints: list[Path],
-                 target_scale: dict | None, threads: int) -> None:
+                 target_scale: dict | None, threads: int, parent_pid: int) -> None:
+    die_with_parent(parent_pid)
     torch.set_num_threads(threads)
     model = TrainedModel.load(model_folder)
     _WORKER.update(model=model, predictor=_load_predictor(model, settings, checkpoints),
-                   target_scale=target_scale)
+                   target_scale=target_scale, settings=settings)
 
 
-def _predict_in_worker(job: tuple[InputCase, Path]) -> tuple[str, CaseTimings | None, str]:
-    """(case id, timings, error message); errors travel back as text to the main process."""
-    case, output = job
+PREDICTED, DONE, ELSEWHERE, FAILED = "predicted", "done", "elsewhere", "failed"
+
+
+@dataclass
+class _Tally:
+    """What became of the cases a run tried."""
+
+    timings: dict[str, CaseTimings] = field(default_factory=dict)  # predicted here
+    failed: dict[str, str] = field(default_factory=dict)            # case id -> message
+    done: int = 0       # finished by another run after this one started (with resume)
+    elsewhere: int = 0  # locked by another live run
+
+
+def _predict_in_worker(job: tuple[InputCase, Path, bool]
+                       ) -> tuple[str, str, CaseTimings | None, str]:
+    """(case id, outcome, timings, error message); errors travel back as text.
+
+    The case is claimed first: one held by another run is left to it (ELSEWHERE), and with
+    ``resume`` one finished meanwhile by another run is not redone (DONE).
+    """
+    case, output, resume = job
+    lock = claim(output)
+    if lock is None:
+        return case.case_id, ELSEWHERE, None, ""
     try:
-        return case.case_id, predict_case(case, _WORKER["model"], _WORKER["predictor"], output,
-                                          _WORKER["target_scale"]), ""
+        if resume and output.is_file():
+            return case.case_id, DONE, None, ""
+        return case.case_id, PREDICTED, predict_case(
+            case, _WORKER["model"], _WORKER["predictor"], output, _WORKER["target_scale"],
+            _WORKER["settings"].force_derived_mask), ""
     except PredictionError as err:
-        return case.case_id, None, str(err)
+        return case.case_id, FAILED, None, str(err)
+    finally:
+        lock.release()
 
 
 # ---------------------------------------------------------------------------- the cohort
+def _report_to_stderr(message: str) -> None:
+    tqdm.write(message, file=sys.stderr)
+
+
 def predict_cohort(cases: list[InputCase], model: TrainedModel, output_folder: str | Path,
                    settings: PredictionSettings, num_processes: int = 1, resume: bool = False,
-                   progress: bool = True) -> dict:
+                   progress: bool = True,
+                   report: Callable[[str], None] = _report_to_stderr) -> dict:
     """Predict ``cases`` into ``output_folder``; returns counts and per-case timings.
 
     With ``resume``, cases whose output exists are skipped (outputs are written atomically, so
-    an existing file is complete). Raises :class:`PredictionError` on the first failing case.
+    an existing file is complete). A failing case is passed to ``report`` (one line) and the
+    others go on; :class:`CasesFailedError` is raised at the end if any failed.
     """
     output_folder = Path(output_folder)
     _check_folders(cases, output_folder)
@@ -125,37 +168,46 @@ def predict_cohort(cases: list[InputCase], model: TrainedModel, output_folder: s
     output_folder.mkdir(parents=True, exist_ok=True)
     _start_info(output_folder, prediction_info(model, settings, checkpoints), resume)
     ending = model.dataset_json.file_ending
-    jobs = [(c, output_path(output_folder, c, ending)) for c in cases]
-    todo = [(c, out) for c, out in jobs if not (resume and out.is_file())]
+    jobs = [(c, output_path(output_folder, c, ending), resume) for c in cases]
+    todo = [job for job in jobs if not (resume and job[1].is_file())]
     target_scale = _target_scale(model) if settings.denormalize else None
-    timings: dict[str, CaseTimings] = {}
+    tally = _Tally()
     bar = tqdm(total=len(todo), desc="predict", unit="case", disable=not progress)
     workers = max(1, min(num_processes, len(todo)))
     try:
         if not todo:
             pass
         elif workers == 1:
-            _WORKER.update(model=model, target_scale=target_scale,
+            _WORKER.update(model=model, target_scale=target_scale, settings=settings,
                            predictor=_load_predictor(model, settings, checkpoints))
-            results = map(_predict_in_worker, todo)
-            _collect(results, timings, bar)
+            _collect(map(_predict_in_worker, todo), tally, bar, report)
         else:
             threads = max(1, (os.cpu_count() or 1) // workers)
             context = multiprocessing.get_context("spawn")  # no forked OpenMP state
             with context.Pool(workers, _init_worker, (str(model.folder), settings, checkpoints,
-                                                      target_scale, threads)) as pool:
-                _collect(pool.imap_unordered(_predict_in_worker, todo), timings, bar)
+                                                      target_scale, threads,
+                                                      os.getpid())) as pool:
+                _collect(pool.imap_unordered(_predict_in_worker, todo), tally, bar, report)
     finally:
         bar.close()
         _WORKER.clear()
-    return {"predicted": len(todo), "skipped": len(jobs) - len(todo), "timings": timings}
+    if tally.failed:
+        raise CasesFailedError(tally.failed, len(tally.timings))
+    return {"predicted": len(tally.timings), "skipped": len(jobs) - len(todo) + tally.done,
+            "elsewhere": tally.elsewhere, "timings": tally.timings}
 
 
-def _collect(results, timings: dict, bar) -> None:
-    for case_id, result, error in results:
-        if error:
-            raise PredictionError(error)
-        timings[case_id] = result
+def _collect(results, tally: _Tally, bar, report: Callable[[str], None]) -> None:
+    for case_id, status, timings, error in results:
+        if status == FAILED:
+            tally.failed[case_id] = error
+            report(error)
+        elif status == PREDICTED:
+            tally.timings[case_id] = timings
+        elif status == DONE:
+            tally.done += 1
+        else:
+            tally.elsewhere += 1
         bar.update()
 
 

@@ -12,6 +12,7 @@ whatever the model was trained on; outputs get the model's ending.
 """
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,14 +21,23 @@ from autosynth.dataset.cases import split_channel_name, strip_ending
 from autosynth.dataset.dataset_json import SUPPORTED_FILE_ENDINGS, DatasetJson
 from autosynth.inference.errors import PredictionError
 
+# a name that means to be an image without a supported ending: '.nii.gzz', '.NII.GZ', '.nii.part'
+_IMAGE_LIKE = re.compile(r"\.(nii|mha|mhd|nrrd|nhdr)(\.|$)", re.IGNORECASE)
+SHOWN_NAMES = 5
+
 
 @dataclass(frozen=True)
 class InputCase:
-    """One case to predict: its source images (model order) and optional brain mask."""
+    """One case to predict: its source images (model order) and optional brain mask.
+
+    ``defect`` names a file the case lacks (a source contrast, a mask): such a case is reported
+    and left without output when its turn comes, and the others are predicted.
+    """
 
     case_id: str
     sources: tuple[Path, ...]
     mask: Path | None = None
+    defect: str | None = None
 
 
 def _ending(name: str) -> str | None:
@@ -40,17 +50,31 @@ def _image_files(folder: Path) -> list[tuple[Path, str]]:
                   if p.is_file() and not p.name.startswith(".") and _ending(p.name))
 
 
+def _image_like_files(folder: Path) -> list[str]:
+    """Names that look like images but have no supported ending (endings are case-sensitive)."""
+    return sorted(p.name for p in folder.iterdir()
+                  if p.is_file() and not p.name.startswith(".") and not _ending(p.name)
+                  and _IMAGE_LIKE.search(p.name))
+
+
+def _names(names: list[str]) -> str:
+    more = len(names) - SHOWN_NAMES
+    return ", ".join(names[:SHOWN_NAMES]) + (f" and {more} more" if more > 0 else "")
+
+
 def discover_input_cases(folder: str | Path, sources: list[str], dataset_json: DatasetJson,
                          mask_folder: str | Path | None = None) -> list[InputCase]:
-    """The cases of ``folder`` sorted by id; a case lacking a source contrast is an error."""
+    """The cases of ``folder`` sorted by id; one lacking a file carries it as ``defect``."""
     folder = Path(folder)
     if not folder.is_dir():
         raise PredictionError(f"{folder}: input folder not found")
     ending = dataset_json.file_ending
-    files = _image_files(folder)
+    files, image_like = _image_files(folder), _image_like_files(folder)
     if not files:
+        ignored = (f"; ignored {len(image_like)} file(s) whose ending is not one of these "
+                   f"(endings are case-sensitive): {_names(image_like)}" if image_like else "")
         raise PredictionError(f"{folder}: no image file ({', '.join(SUPPORTED_FILE_ENDINGS)}) "
-                              "to predict")
+                              f"to predict{ignored}")
     channels = [dataset_json.channel_index(s) for s in sources]
     by_case: dict[str, dict[int, Path]] = {}
     for path, file_ending in files:
@@ -68,6 +92,10 @@ def discover_input_cases(folder: str | Path, sources: list[str], dataset_json: D
                               + ", ".join(f"{c:04d} for {s}" for c, s in zip(channels, sources))
                               + ")")
     _report_unused(files, cases, folder)
+    if image_like:
+        print(f"autosynth_predict: {len(image_like)} file(s) in {folder} look like images but "
+              f"do not end in {', '.join(SUPPORTED_FILE_ENDINGS)} (case-sensitive) and are not "
+              f"predicted from: {_names(image_like)}", file=sys.stderr)
     return [_with_mask(c, mask_folder, ending) for c in cases] if mask_folder else cases
 
 
@@ -77,10 +105,9 @@ def _report_unused(files: list[tuple[Path, str]], cases: list[InputCase], folder
     used = {p for case in cases for p in case.sources}
     unused = [p.name for p, _ in files if p not in used]
     if unused:
-        shown = ", ".join(unused[:5]) + (f" and {len(unused) - 5} more" if len(unused) > 5 else "")
         print(f"autosynth_predict: {len(unused)} file(s) in {folder} are not model inputs and are "
-              f"not predicted from (other contrasts, or names not of the form CASE_XXXX): {shown}",
-              file=sys.stderr)
+              f"not predicted from (other contrasts, or names not of the form CASE_XXXX): "
+              f"{_names(unused)}", file=sys.stderr)
 
 
 def _raw_case(case_id: str, found: dict[int, Path], channels: list[int], sources: list[str],
@@ -88,9 +115,10 @@ def _raw_case(case_id: str, found: dict[int, Path], channels: list[int], sources
     missing = [(c, s) for c, s in zip(channels, sources) if c not in found]
     if missing:
         c, s = missing[0]
-        raise PredictionError(f"{folder / f'{case_id}_{c:04d}{ending}'}: missing: case "
-                              f"{case_id} has no {s} image (channel {c:04d}), which the model "
-                              "needs as input")
+        return InputCase(case_id, tuple(found[c] for c in channels if c in found),
+                         defect=f"{folder / f'{case_id}_{c:04d}{ending}'}: missing: case "
+                         f"{case_id} has no {s} image (channel {c:04d}), which the model needs "
+                         "as input")
     return InputCase(case_id, tuple(found[c] for c in channels))
 
 
@@ -100,9 +128,10 @@ def _with_mask(case: InputCase, mask_folder: str | Path, ending: str) -> InputCa
     masks = [Path(mask_folder) / f"{case.case_id}{e}" for e in endings]
     mask = next((m for m in masks if m.is_file()), None)
     if mask is None:
-        raise PredictionError(f"{masks[0]}: missing: no brain mask for case {case.case_id} in "
-                              "the mask folder")
-    return InputCase(case.case_id, case.sources, mask)
+        return InputCase(case.case_id, case.sources, None, case.defect or
+                         f"{masks[0]}: missing: no brain mask for case {case.case_id} in the "
+                         "mask folder")
+    return InputCase(case.case_id, case.sources, mask, case.defect)
 
 
 def select_part(cases: list[InputCase], num_parts: int = 1, part_id: int = 0

@@ -13,6 +13,7 @@ exact. batchgenerators' ``MultiThreadedAugmenter`` returns worker outputs round-
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -22,6 +23,7 @@ from batchgenerators.dataloading.data_loader import DataLoader
 
 from autosynth.preprocessing.storage import case_paths
 from autosynth.training.augmentation import augment_sample
+from autosynth.utils.parent_death import die_with_parent
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,14 @@ class SliceBatchLoader(DataLoader):
         self.tumour_oversampling = float(tumour_oversampling)
         self._batches_made = 0
         self._cases = [CaseArrays(f) for f in index.case_files]
+        self._owner_pid = os.getpid()
+
+    def set_thread_id(self, thread_id: int) -> None:
+        """Called by batchgenerators first thing in each worker: tie the worker's life to the
+        trainer's, so a killed trainer leaves no worker behind."""
+        super().set_thread_id(thread_id)
+        if os.getpid() != self._owner_pid:
+            die_with_parent(self._owner_pid)
 
     def batch_number(self) -> int:
         return (self.start_batch + self.thread_id

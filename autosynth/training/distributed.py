@@ -15,6 +15,8 @@ from typing import Any, Callable
 import torch
 import torch.distributed as dist
 
+from autosynth.utils.parent_death import die_with_parent
+
 
 @dataclass(frozen=True)
 class DistributedContext:
@@ -91,7 +93,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _spawned(local_rank: int, world_size: int, port: int, function: Callable, args: tuple):
+def _spawned(local_rank: int, world_size: int, port: int, function: Callable, args: tuple,
+             parent_pid: int):
+    die_with_parent(parent_pid)
     os.environ.update(RANK=str(local_rank), LOCAL_RANK=str(local_rank),
                       WORLD_SIZE=str(world_size), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     function(*args)
@@ -101,5 +105,5 @@ def spawn(function: Callable, world_size: int, args: tuple = ()) -> None:
     """Run ``function(*args)`` in ``world_size`` local processes set up as torchrun would."""
     import torch.multiprocessing as mp
 
-    mp.spawn(_spawned, args=(world_size, free_port(), function, args), nprocs=world_size,
-             join=True)
+    mp.spawn(_spawned, args=(world_size, free_port(), function, args, os.getpid()),
+             nprocs=world_size, join=True)

@@ -8,12 +8,16 @@ workers each using all cores would only fight over them.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from typing import Any, Callable, Iterable, Sequence
 
 from tqdm import tqdm
 
+from autosynth.utils.parent_death import die_with_parent
 
-def _init_worker() -> None:
+
+def _init_worker(parent_pid: int) -> None:
+    die_with_parent(parent_pid)
     try:
         import torch
 
@@ -29,6 +33,7 @@ def map_cases(function: Callable[[Any], Any], jobs: Sequence[Any], num_processes
     if num_processes <= 1 or len(jobs) <= 1:
         return [function(job) for job in tqdm(jobs, **bar)]
     context = multiprocessing.get_context("spawn")
-    with context.Pool(min(num_processes, len(jobs)), initializer=_init_worker) as pool:
+    with context.Pool(min(num_processes, len(jobs)), initializer=_init_worker,
+                      initargs=(os.getpid(),)) as pool:
         results: Iterable[Any] = pool.imap(function, jobs, chunksize=1)
         return list(tqdm(results, **bar))

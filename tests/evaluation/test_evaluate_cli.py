@@ -109,7 +109,26 @@ def test_errors_are_one_line(cohort, capsys):
     assert evaluate_main(["-ref", str(cohort / "ref"), "-pred", str(cohort / "pred"),
                           "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "grid differs" in err and "Traceback" not in err
+    assert "spacing mismatch with" in err and "pred/c1.nii.gz" in err and "Traceback" not in err
     assert evaluate_main(["-ref", str(cohort / "ref"), "-pred", str(cohort / "pred"),
                           "--normalization", "brain_zscore_01", "--no-progress"]) == 2
     assert "z window" in capsys.readouterr().err
+
+
+def test_damaged_files_are_named_per_case_and_no_summary_is_written(cohort, capsys):
+    """SimpleITK reads NaN as 0 and a truncated gzip as zeros: both must be caught."""
+    _write_predictions(cohort, lambda image, brain: image)
+    image, _, _ = _case(0)
+    image[4:8, 10:14, 10:14] = np.nan
+    write_image(image, GEOMETRY, cohort / "ref" / "c0.nii.gz")
+    data = (cohort / "pred" / "c1.nii.gz").read_bytes()
+    (cohort / "pred" / "c1.nii.gz").write_bytes(data[:len(data) // 2])
+    assert evaluate_main(["-ref", str(cohort / "ref"), "-pred", str(cohort / "pred"),
+                          "--normalization", "none", "--no-figures", "--no-progress"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3 and "Traceback" not in "\n".join(lines), lines
+    first, second = sorted(lines[:2])
+    assert "ref/c0.nii.gz" in first and "64 NaN/Inf voxel(s)" in first
+    assert "pred/c1.nii.gz" in second and "truncated gzip stream" in second
+    assert "2 of 2 case(s) failed" in lines[2]
+    assert not (cohort / "pred" / "summary.json").exists()

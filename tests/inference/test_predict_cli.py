@@ -22,6 +22,14 @@ def _error_line(capsys) -> str:
     return err
 
 
+def _failed_case_lines(capsys, n_failed: int) -> list[str]:
+    """The one line per failed case, after checking the closing count line."""
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert "Traceback" not in "\n".join(lines), lines
+    assert len(lines) == n_failed + 1 and f"{n_failed} case(s) failed" in lines[-1], lines
+    return lines[:-1]
+
+
 @pytest.fixture
 def one_minus(monkeypatch):
     monkeypatch.setattr(networks, "load_network", lambda path, device: OneMinus())
@@ -72,8 +80,9 @@ def test_missing_contrast_is_a_clear_error(tmp_path, autosynth_env, capsys):
     write_cohort(tmp_path / "in", n_cases=2, channels=(0, 1))
     (tmp_path / "in" / "sub01_0001.nii.gz").unlink()
     assert _predict(model, tmp_path / "in", tmp_path / "out") == 2
-    line = _error_line(capsys)
+    [line] = _failed_case_lines(capsys, 1)
     assert "sub01_0001.nii.gz" in line and "no T2 image" in line
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.nii.gz")) == ["sub00.nii.gz"]
 
 
 def test_geometry_mismatch_between_contrasts_is_a_clear_error(tmp_path, autosynth_env, capsys):
@@ -84,8 +93,8 @@ def test_geometry_mismatch_between_contrasts_is_a_clear_error(tmp_path, autosynt
                                 (1, 0, 0, 0, 1, 0, 0, 0, 1)),
                 tmp_path / "in" / "sub00_0001.nii.gz")
     assert _predict(model, tmp_path / "in", tmp_path / "out") == 2
-    line = _error_line(capsys)
-    assert "sub00_0001.nii.gz" in line and "spacing" in line and "grid differs" in line
+    [line] = _failed_case_lines(capsys, 1)
+    assert "sub00_0001.nii.gz" in line and "spacing mismatch with sub00_0000.nii.gz" in line
 
 
 def test_missing_folds_are_a_clear_error(tmp_path, autosynth_env, capsys):
