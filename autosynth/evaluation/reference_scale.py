@@ -10,8 +10,12 @@ first match wins:
    in training;
 3. ``prediction_info.json`` in the prediction folder (written by ``autosynth_predict``): the
    model's target normalisation;
-4. otherwise **per case**: ``percentile_01`` (the case's in-brain 0.5 / 99.5 % percentiles
-   mapped to [0, 1]), which is ``brain_zscore_01`` with each case's own z window.
+4. otherwise **refused** (:data:`NO_SCALE`): a per-case guess would score the predictions on a
+   scale the model never used.
+
+The corrected protocol scores on the reference's scale **without clipping** at the window
+(``clip=False``): a bright lesion above the window keeps its value, so the error of a
+prediction that stops at 1 is counted.
 """
 from __future__ import annotations
 
@@ -26,6 +30,9 @@ from autosynth.experiment_planning.plans import (NORMALIZATION_SCHEMES, Normaliz
 from autosynth.preprocessing.normalization import normalization_parameters, normalize
 
 PER_CASE_DEFAULT = NormalizationPlan("percentile_01", percentile_low=0.5, percentile_high=99.5)
+NO_SCALE = ("the model's intensity scale is unknown: give the dataset (-d ID) or a plans file "
+            "(--plans FILE) with -t TARGET, predictions written by autosynth_predict (with "
+            "prediction_info.json), or --normalization brain_zscore_01|percentile_01|none")
 
 
 @dataclass
@@ -66,7 +73,7 @@ def choose_scale(scheme: str | None = None, plan: NormalizationPlan | None = Non
         for candidate, origin in known:
             if candidate is not None:
                 return ReferenceScale(candidate, origin)
-        return ReferenceScale(PER_CASE_DEFAULT, "per case (no plan given)")
+        raise EvaluationError(NO_SCALE)
     if scheme == "brain_zscore_01":
         if z_window is not None:
             return ReferenceScale(NormalizationPlan(scheme, *map(float, z_window)), "--z-window")
@@ -80,10 +87,11 @@ def choose_scale(scheme: str | None = None, plan: NormalizationPlan | None = Non
     return ReferenceScale(NormalizationPlan("none"), "--normalization none")
 
 
-def normalise_reference(image: np.ndarray, brain: np.ndarray, scale: ReferenceScale
-                        ) -> np.ndarray:
-    """The reference on the [0, 1] scale (0 outside the brain); unchanged for 'none'."""
+def normalise_reference(image: np.ndarray, brain: np.ndarray, scale: ReferenceScale,
+                        clip: bool = True) -> np.ndarray:
+    """The reference on the model's scale (0 outside the brain); unchanged for 'none'. With
+    ``clip=False`` values beyond the window go below 0 / above 1 instead of being clipped."""
     if scale.plan.scheme == "none":
         return np.asarray(image, dtype=np.float32)
     params = normalization_parameters(image, brain, scale.plan)
-    return normalize(image, brain, params)
+    return normalize(image, brain, params, clip=clip)

@@ -12,6 +12,7 @@ import numpy as np
 
 import autosynth
 from autosynth.experiment_planning.fingerprint import load_fingerprint
+from autosynth.experiment_planning.intensity_window import plan_z_window
 from autosynth.experiment_planning.memory import (activation_mib_per_slice,
                                                   batch_size_for_budget, fixed_mib)
 from autosynth.experiment_planning.network_topology import (count_parameters,
@@ -58,14 +59,14 @@ def slice_counts(fingerprint: dict, axis: int, null_fraction: float) -> int:
 
 
 def normalization_for(fingerprint: dict, contrasts: list[str]) -> dict[str, NormalizationPlan]:
-    """brain_zscore_01 with the window [pooled 0.5 %, 99.5 %] of z, rounded outwards to 0.1."""
-    out = {}
-    for contrast in contrasts:
-        props = fingerprint["intensity_properties"][contrast]
-        out[contrast] = NormalizationPlan(
-            "brain_zscore_01", z_low=math.floor(props["zscore_percentile_00_5"] * 10) / 10,
-            z_high=math.ceil(props["zscore_percentile_99_5"] * 10) / 10)
-    return out
+    """brain_zscore_01 with a z window that keeps lesions on the scale (intensity_window.py)."""
+    return {c: NormalizationPlan("brain_zscore_01", z_low=w.z_low, z_high=w.z_high)
+            for c, w in ((c, plan_z_window(fingerprint, c)) for c in contrasts)}
+
+
+def normalization_notes(fingerprint: dict, contrasts: list[str]) -> list[str]:
+    """How each contrast's window was chosen and what it clips, for the plan's notes."""
+    return [plan_z_window(fingerprint, c).note for c in contrasts]
 
 
 def memory_estimate(patch, network: NetworkPlan, memory_gb: float, precision: str,
@@ -119,6 +120,7 @@ def plan_2d(fingerprint: dict, contrasts: list[str], memory_gb: float = 8.0,
         f"clipped to [2, 32]",
         f"null slices: fewer brain voxels than {NULL_SLICE_FRACTION} x the case's largest brain "
         f"cross-section; {slices} slices kept over {len(cases)} cases",
+        *normalization_notes(fingerprint, contrasts),
     ]
     return ConfigurationPlan(
         data_folder="2d", slice_axis=axis, patch_size=patch, inplane_spacing=spacing,
@@ -143,7 +145,8 @@ def plan_2d_paper(fingerprint: dict, contrasts: list[str], memory_gb: float = 8.
              "whole slices (no in-plane crop) resized to 224x224 with cubic interpolation",
              "null slices (no brain voxel) removed; an epoch is one pass over the training "
              "slices", f"batch 32 needs about {round(memory.mib_per_slice * 32 + memory.fixed_mib)}"
-             f" MiB ({precision}); budget {memory_gb} GiB"]
+             f" MiB ({precision}); budget {memory_gb} GiB",
+             *normalization_notes(fingerprint, contrasts)]
     return ConfigurationPlan(
         data_folder="2d_paper", slice_axis=axis, patch_size=patch, inplane_spacing=None,
         resize="stretch", crop_to_brain=False, null_slice_fraction=0.0,

@@ -44,14 +44,17 @@ def _window(params: dict) -> tuple[float, float]:
     return params["low"], params["high"]
 
 
-def normalize(image: np.ndarray, mask: np.ndarray, params: dict) -> np.ndarray:
-    """Apply ``params`` to one contrast; float32, 0 outside ``mask``."""
+def normalize(image: np.ndarray, mask: np.ndarray, params: dict, clip: bool = True
+              ) -> np.ndarray:
+    """Apply ``params`` to one contrast; float32, 0 outside ``mask``. ``clip=False`` keeps the
+    linear map beyond the window (evaluation: lesions above the window keep their value)."""
     if params["scheme"] == "none":
         out = image.astype(np.float32, copy=True)
     else:
         low, high = _window(params)
-        out = np.clip((image.astype(np.float32) - low) / (high - low), 0.0, 1.0,
-                      dtype=np.float32)
+        out = ((image.astype(np.float32) - low) / (high - low)).astype(np.float32)
+        if clip:
+            np.clip(out, 0.0, 1.0, out=out)
     out[~mask] = 0
     return out
 
