@@ -28,7 +28,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["autosynth", "autosynth.*", "dataset_conversion", "dataset_conversion.*"]),
     include_package_data=True,
-    package_data={"dataset_conversion": ["simulated_brats/*.txt"]},
+    package_data={"dataset_conversion": ["simulated_brats/*.txt"], "autosynth": ["studies/*.yaml"]},
     install_requires=[
         # torch is pinned by the Makefile (torch==2.13.0 is the CPU build on disk here); any 2.x works.
         "torch>=2.1",
