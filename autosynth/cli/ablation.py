@@ -26,8 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
         "collect finished ones with --collect), score each on the same held-out test cases "
         "(splits_final.json 'test'; in the preprocessed space: normalised [0, 1], data range 1) "
         "and write ablation.md, ablation.json and ablation.png to $AUTOSYNTH_RESULTS/DatasetXXX/"
-        "ablation/<SRC>_to_<TGT>__<config>__fold<k>/: mean ± SD of every metric per variant and the paired Wilcoxon signed-rank "
-        "p-value of each variant against the first one.")
+        "ablation/<SRC>_to_<TGT>__<config>__fold<k>/: mean ± SD [case-level bootstrap 95 % "
+        "interval] of every metric per variant (brain, tumour, non-tumour brain, whole image) "
+        "and the paired Wilcoxon signed-rank p-value of each variant against the first one, "
+        "Holm-adjusted over the table. With --study, the variants, folds and seeds come from a "
+        "YAML file and the table gives the spread over seeds (study.md, study.json).")
     parser.add_argument("-d", "--dataset", required=True, help="dataset id or name")
     parser.add_argument("-s", "--source", default=None,
                         help="source contrast(s), e.g. T1 (required without --study)")
