@@ -78,3 +78,22 @@ def test_right_at_the_edge_and_wrong_inside_scores_lower_than_before():
     assert now < before - 0.03, (now, before)
     # and a prediction that is right everywhere still scores 1
     assert compute_metrics(ref, ref, mask=brain)["ssim_brain"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_working_on_the_mask_box_changes_nothing():
+    """The map is computed on the mask's bounding box grown by the window radius; a small
+    mask far from the border gives the same map as the whole image."""
+    import torch
+
+    from autosynth.evaluation.masked_ssim import _masked_map
+
+    rng = np.random.default_rng(5)
+    ref = rng.random((30, 31, 32))
+    pred = np.clip(ref + 0.1 * rng.standard_normal(ref.shape), 0, 1)
+    mask = np.zeros(ref.shape, bool)
+    mask[12:17, 10:20, 14:19] = True
+    whole = _masked_map(torch.from_numpy(ref), torch.from_numpy(pred), torch.from_numpy(mask),
+                        1.0, torch.float64)
+    np.testing.assert_allclose(masked_ssim_map(pred, ref, mask).numpy(), whole.numpy(),
+                               atol=1e-12)
+    assert not masked_ssim_map(pred, ref, np.zeros_like(mask)).any()
