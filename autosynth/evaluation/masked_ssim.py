@@ -11,7 +11,8 @@ the interior). Here each window's moments are Gaussian-weighted averages over ma
 and SSIM is evaluated at the mask voxels with the usual K1 = 0.01, K2 = 0.03. With a mask of
 ones this is the ordinary SSIM map. The map is 0 outside the mask. The work is done on the
 mask's bounding box grown by the window radius (clamped to the image): a mask voxel's window
-never leaves it, so the result is the same and a BraTS volume costs a third.
+never leaves it, so the result is the same at less than half the work on BraTS volumes
+(a 140 x 170 x 140 brain box plus margins is ~45 % of 155 x 240 x 240).
 """
 from __future__ import annotations
 
