@@ -28,7 +28,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["autosynth", "autosynth.*", "dataset_conversion", "dataset_conversion.*"]),
     include_package_data=True,
-    package_data={"dataset_conversion": ["simulated_brats/*.txt"]},
+    package_data={"dataset_conversion": ["simulated_brats/*.txt"], "autosynth": ["studies/*.yaml"]},
     install_requires=[
         # torch is pinned by the Makefile (torch==2.13.0 is the CPU build on disk here); any 2.x works.
         "torch>=2.4",  # is_bf16_supported(including_emulation=...), torch.amp.GradScaler("cuda")
@@ -40,6 +40,7 @@ setup(
         "scikit-image>=0.21",
         "tqdm>=4.60",
         "matplotlib>=3.6",
+        "pyyaml>=6.0",  # ablation study files (autosynth_ablation --study)
     ],
     extras_require={
         "demo": ["nilearn>=0.10"],

@@ -6,7 +6,8 @@ $AUTOSYNTH_RESULTS/DatasetXXX_Name/
     <SRC>[+<SRC>...]_to_<TGT>/                  a translation: the model folder
       plans.json, dataset.json                  copies, so the folder is self-contained
       fold_<k>/checkpoint_{best,final,latest}.pth
-  ablation/<SRC>_to_<TGT>__<configuration>__fold<k>/
+  ablation/<SRC>_to_<TGT>__<configuration>__fold<k>/   (autosynth_ablation --variants)
+  ablation/<study name>/                              (autosynth_ablation --study)
 ```
 
 The trainer writes this layout and prediction, testing and the ablation read it, so a change of
@@ -146,6 +147,11 @@ def find_model_folder(dataset: str | int | None, sources: list[str], target: str
     trained = [f"{m.parent.name}/{m.name}" for m in trained_model_folders(dataset_folder)]
     raise ResultsLayoutError(f"{folder}: no trained model there; trained models of this "
                              f"dataset: {', '.join(trained) or 'none'}")
+
+
+def study_folder(results_dataset_folder: Path, study: str) -> Path:
+    """Where ``autosynth_ablation --study`` writes the table of a named study."""
+    return Path(results_dataset_folder) / ABLATION_FOLDER / study
 
 
 def ablation_folder(results_dataset_folder: Path, sources: list[str], target: str,

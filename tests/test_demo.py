@@ -18,7 +18,10 @@ def test_demo_runs_end_to_end_and_tables_model_and_both_baselines(tmp_path, monk
     assert list(summary["rows"]) == ["T1 → FLAIR", "identity (normalised source)",
                                      "histogram matching"]
     assert all("psnr_brain" in row["mean_sd"] for row in summary["rows"].values())
-    assert "model ahead of both baselines" in out and "progress.png" in out
+    assert "brain: model ahead of both baselines" in out and "progress.png" in out
+    assert "tumour: model ahead of both baselines" in out          # said for the lesion too
+    assert all("psnr_tumour" in row["mean_sd"] and "brasyn_ssim_tumour" in row["mean_sd"]
+               for row in summary["rows"].values())
     # idempotent: a second run trains nothing and gives the same table
     assert demo_main(["--home", str(tmp_path), "--cases", "6", "--spacing", "5",
                       "--epochs", "1", "-np", "1", "--no-progress", "--device", "cpu"]) == code

@@ -16,6 +16,8 @@ from autosynth.normalization import get_scheme, scheme_names
 
 from tqdm import tqdm
 
+from autosynth.evaluation.protocols import DEFAULT_PROTOCOL, PROTOCOLS
+
 PROG = "autosynth_evaluate"
 
 
@@ -23,11 +25,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Compare every prediction PRED/CASE.nii.gz with its reference: MAE, MSE, "
-        "PSNR and SSIM (data range 1) on the whole image, inside the brain and, with labels, "
-        "in the tumour and the rest of the brain. The references are first normalised the way "
-        "the model normalises its target, so both are on one [0, 1] scale. Writes summary.json "
-        "(per case, mean ± SD per metric), summary.md (the paper's Table 1 form) and "
-        "figures/CASE.png (the paper's Figure 2 form). See documentation/evaluation.md.")
+        "PSNR and SSIM under one protocol (--protocol): by default the corrected one, inside "
+        "the brain and, with labels, in the tumour and the rest of the brain, with the "
+        "references normalised the way the model normalises its target (without clipping) and "
+        "data range 1. The model's scale must be known: a plan, prediction_info.json or "
+        "--normalization. Writes summary.json (per case, mean ± SD and bootstrap 95 % "
+        "interval per metric), summary.md (the paper's Table 1 form) and figures/CASE.png (the "
+        "paper's Figure 2 form). See documentation/evaluation.md.")
     parser.add_argument("-ref", "--reference", required=True, type=Path,
                         help="folder of real target images: CASE.nii.gz, or CASE_XXXX.nii.gz "
                         "with --ref-channel XXXX (e.g. a raw imagesTr folder)")
@@ -46,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--source", type=Path, default=None,
                         help="input images CASE.nii.gz (or CASE_XXXX with --source-channel), "
                         "shown as the first column of the figures")
+    parser.add_argument("--protocol", default=DEFAULT_PROTOCOL, choices=[*PROTOCOLS, "all"],
+                        help="corrected (default: in the brain, masked SSIM, unclipped "
+                        "reference, data range 1, per volume), brasyn (the BraSyn 2023 "
+                        "challenge's computation), paper (Osman & Tamam's per-slice whole-image "
+                        "metrics) or all three")
     parser.add_argument("--ref-channel", type=int, default=None,
                         help="read references as CASE_XXXX.nii.gz with this channel number")
     parser.add_argument("--source-channel", type=int, default=None,
@@ -54,8 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     norm.add_argument("--normalization", default=None,
                       choices=scheme_names(),
                       help="scheme for the references; default: the plan's scheme for the "
-                      "target (-d or --plans), else that in PRED/prediction_info.json, else "
-                      "percentile_01 per case. 'none' compares the files as they are")
+                      "target (-d or --plans), else that in PRED/prediction_info.json; without "
+                      "any of these the command refuses to guess. 'none' compares the files "
+                      "as they are")
     norm.add_argument("-d", "--dataset", default=None,
                       help="dataset id or name: take the target's normalisation from its "
                       "preprocessed plans.json")
@@ -119,10 +129,11 @@ def main(argv: list[str] | None = None) -> int:
                                  args.source_channel)
         slice_axis = args.slice_axis if args.slice_axis is not None else \
             (info or {}).get("slice_axis")
+        protocols = PROTOCOLS if args.protocol == "all" else (args.protocol,)
         per_case = evaluate_cases(cases, scale, slice_axis,
                                   None if args.no_figures else output / "figures",
                                   args.num_processes, not args.no_progress,
-                                  report=_report_case)
+                                  report=_report_case, protocols=protocols)
     except (EvaluationError, DatasetNotFoundError) as err:
         print(f"{PROG}: {err}", file=sys.stderr)
         return 2
@@ -130,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
                   {"prediction_folder": str(args.prediction),
                    "reference_folder": str(args.reference),
                    "masks": str(args.masks) if args.masks else "derived from the references",
-                   "labels": str(args.labels) if args.labels else None})
+                   "labels": str(args.labels) if args.labels else None,
+                   "protocols": list(protocols)})
     print((output / "summary.md").read_text(encoding="utf-8"))
     print(f"{PROG}: written {output / 'summary.json'}, {output / 'summary.md'}"
           + ("" if args.no_figures else f" and {output / 'figures'}/"))

@@ -1,9 +1,10 @@
 """Compare rows (models, variants, baselines) scored on the same cases: a table, tests, a plot.
 
 A row is a name and per-case metrics ``{case: {metric: value}}``. The table gives mean +- SD of
-each metric per row (the paper's Table 1 form) and, for every row but the reference, the
-two-sided Wilcoxon signed-rank p-value of its per-case values against the reference's on the
-cases both have (paired: same test cases).
+each metric per row (the paper's Table 1 form) with its case-level bootstrap 95 % interval,
+brain, tumour and non-tumour brain beside the whole image, and, for every row but the
+reference, the two-sided Wilcoxon signed-rank p-value of its per-case values against the
+reference's on the cases both have (paired: same test cases), Holm-adjusted over the table.
 """
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from autosynth.evaluation.bootstrap import bootstrap_interval
 from autosynth.utils.files import atomic_path, write_json_atomic, write_text_atomic
 
-TABLE_METRICS = ("psnr_brain", "ssim_brain", "mae_brain", "mse_brain", "psnr", "ssim", "mae",
-                 "mse")
+TABLE_METRICS = ("psnr_brain", "ssim_brain", "mae_brain", "mse_brain",
+                 "psnr_tumour", "ssim_tumour", "mae_tumour",
+                 "psnr_non_tumour_brain", "ssim_non_tumour_brain", "mae_non_tumour_brain",
+                 "psnr", "ssim", "mae", "mse")
 HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "mae": False, "mse": False}
 
 
@@ -47,22 +51,39 @@ def compare(rows: dict[str, dict[str, dict[str, float]]], reference: str | None 
             values = values[np.isfinite(values)]
             if values.size == 0:
                 continue
-            entry = {"mean": float(values.mean()), "sd": float(values.std()), "n": int(values.size)}
+            low, high = bootstrap_interval(values)
+            entry = {"mean": float(values.mean()), "sd": float(values.std()), "n": int(values.size),
+                     "ci_low": low, "ci_high": high}
             if row != reference:
                 entry["p_vs_reference"] = wilcoxon_p(_values(rows, row, metric, cases),
                                                      _values(rows, reference, metric, cases))
             summary[row][metric] = entry
-    return {"reference": reference, "rows": summary}
+    tests = {(row, metric): entry["p_vs_reference"] for row, entries in summary.items()
+             for metric, entry in entries.items() if "p_vs_reference" in entry}
+    for (row, metric), p in holm(tests).items():
+        summary[row][metric]["p_holm"] = p
+    return {"reference": reference, "rows": summary, "n_tests": len(tests)}
+
+
+def holm(p_values: dict) -> dict:
+    """Holm-Bonferroni adjusted p-values (NaN stays NaN and does not count)."""
+    finite = sorted((p, k) for k, p in p_values.items() if not math.isnan(p))
+    m, running, out = len(finite), 0.0, {k: float("nan") for k in p_values}
+    for rank, (p, key) in enumerate(finite):
+        running = max(running, min(1.0, (m - rank) * p))
+        out[key] = running
+    return out
 
 
 def _cell(entry: dict | None, metric: str) -> str:
     if entry is None:
         return "-"
     digits = 2 if metric.startswith("psnr") else 4
-    text = f"{entry['mean']:.{digits}f} ± {entry['sd']:.{digits}f}"
-    p = entry.get("p_vs_reference")
+    text = (f"{entry['mean']:.{digits}f} ± {entry['sd']:.{digits}f} "
+            f"[{entry['ci_low']:.{digits}f}, {entry['ci_high']:.{digits}f}]")
+    p = entry.get("p_holm", entry.get("p_vs_reference"))
     if p is not None and not math.isnan(p):
-        text += f" (p={p:.2g})"
+        text += f" (p_Holm={p:.2g})"
     return text
 
 
@@ -72,8 +93,11 @@ def markdown_table(comparison: dict, metrics: tuple[str, ...] = TABLE_METRICS) -
     for row, entries in comparison["rows"].items():
         lines.append(f"| {row} | " + " | ".join(_cell(entries.get(m), m) for m in present) + " |")
     lines.append("")
-    lines.append(f"mean ± SD over cases; p: paired two-sided Wilcoxon signed-rank test against "
-                 f"'{comparison['reference']}'. *_brain: inside the brain mask.")
+    lines.append(f"mean ± SD over cases [seeded case-level bootstrap 95 % interval]; p_Holm: "
+                 f"paired two-sided Wilcoxon signed-rank test against "
+                 f"'{comparison['reference']}', Holm-adjusted over the table's "
+                 f"{comparison.get('n_tests', 0)} tests. *_brain: inside the brain mask; "
+                 f"*_tumour, *_non_tumour_brain: the lesion and the rest of the brain.")
     return "\n".join(lines) + "\n"
 
 

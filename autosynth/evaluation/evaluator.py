@@ -1,10 +1,9 @@
 """Score predictions against references case by case, in parallel, and write the summary.
 
 Per case: read the prediction and the reference (one grid, or an error), take the brain mask
-(file, or derived from the reference: non-zero, largest component, holes filled), normalise the
-reference onto the predictions' scale (``reference_scale.py``), compute every metric with data
-range 1 (``metrics.compute_metrics``: whole image, brain, tumour, non-tumour brain) and draw the
-case's figure.
+(file, or derived from the reference: non-zero, largest component, holes filled), score it
+with each requested protocol (``protocols.py``: the corrected default puts the reference on the
+predictions' scale without clipping, ``reference_scale.py``) and draw the case's figure.
 """
 from __future__ import annotations
 
@@ -21,18 +20,17 @@ from tqdm import tqdm
 from autosynth.dataset.image_io import ImageIOError, read_image, read_image_on_grid
 from autosynth.dataset.integrity import check_images, problems_line
 from autosynth.evaluation.errors import EvaluationError
+from autosynth.evaluation.protocols import (DATA_RANGE, DEFAULT_PROTOCOL, PREFIX,
+                                            PROTOCOL_TITLES, CaseImages, score_case)
 from autosynth.evaluation.reference_scale import ReferenceScale, normalise_reference
 from autosynth.evaluation.summary import (finite_or_none, mean_sd, per_case_table,
                                           region_table)
 from autosynth.dataset.brain_mask import derive_brain_mask
 from autosynth.utils.files import write_json_atomic, write_text_atomic
-from autosynth.evaluation.metrics import compute_metrics
 from autosynth.dataset.orientation import head_foot_axis, stored_axis
 from autosynth.evaluation.figures import case_figure
 from autosynth.utils.parent_death import die_with_parent
 import torch
-
-DATA_RANGE = 1.0
 
 
 @dataclass(frozen=True)
@@ -61,8 +59,9 @@ def _read_on_grid(path: Path, geometry, what: str, dtype=np.float32) -> np.ndarr
 
 
 def evaluate_case(case: EvaluationCase, scale: ReferenceScale, slice_axis: int | None = None,
-                  figure: Path | None = None, title: str = "") -> dict[str, float]:
-    """Every metric of one case (floats; see ``autosynth.evaluation.metrics``).
+                  figure: Path | None = None, title: str = "",
+                  protocols: tuple[str, ...] = (DEFAULT_PROTOCOL,)) -> dict[str, float]:
+    """Every metric of one case under each protocol (floats; see ``protocols.py``).
 
     ``slice_axis`` is an axis of the canonical orientation (a plan's ``slice_axis``; the
     head-foot axis when None); the slices of the paper's per-slice SSIM run along the file's
@@ -86,12 +85,12 @@ def evaluate_case(case: EvaluationCase, scale: ReferenceScale, slice_axis: int |
     labels = None
     if case.labels is not None:
         labels = np.rint(_read_on_grid(case.labels, geometry, "labels")).astype(np.uint8)
-    normalised = normalise_reference(reference, brain, scale)
     axis = stored_axis(geometry.direction, head_foot_axis() if slice_axis is None else slice_axis)
-    metrics = compute_metrics(prediction, normalised, mask=brain, labels=labels,
-                              data_range=DATA_RANGE, slice_axis=axis)
+    metrics = score_case(CaseImages(prediction, reference, brain, labels, scale, axis),
+                         protocols)
     if figure is not None:
 
+        normalised = normalise_reference(reference, brain, scale, clip=False)
         source = None if case.source is None else _read_on_grid(case.source, geometry, "source")
         case_figure(figure, case.case_id, geometry, prediction, normalised, brain, labels,
                     source, title or case.case_id)
@@ -118,7 +117,8 @@ def _report_to_stderr(message: str) -> None:
 def evaluate_cases(cases: list[EvaluationCase], scale: ReferenceScale,
                    slice_axis: int | None = None, figures: Path | None = None,
                    num_processes: int = 1, progress: bool = True, title: str = "",
-                   report: Callable[[str], None] = _report_to_stderr
+                   report: Callable[[str], None] = _report_to_stderr,
+                   protocols: tuple[str, ...] = (DEFAULT_PROTOCOL,)
                    ) -> dict[str, dict[str, float]]:
     """Metrics of every case, by case id (sorted).
 
@@ -127,7 +127,7 @@ def evaluate_cases(cases: list[EvaluationCase], scale: ReferenceScale,
     for would pass for the cohort's.
     """
     jobs = [(c, scale, slice_axis, None if figures is None else figures / f"{c.case_id}.png",
-             f"{title}: {c.case_id}" if title else c.case_id) for c in cases]
+             f"{title}: {c.case_id}" if title else c.case_id, protocols) for c in cases]
     results: dict[str, dict[str, float]] = {}
     failed: dict[str, str] = {}
     bar = tqdm(total=len(jobs), desc="evaluate", unit="case", disable=not progress)
@@ -162,17 +162,24 @@ def _collect(outputs, results: dict, failed: dict, bar, report: Callable[[str], 
 
 def write_summary(folder: Path, per_case: dict[str, dict[str, float]], scale: ReferenceScale,
                   title: str, meta: dict | None = None) -> dict:
-    """``summary.json`` (per case, mean ± SD per metric) and ``summary.md`` (Table 1 form)."""
+    """``summary.json`` (per case, mean ± SD and bootstrap 95 % interval per metric) and
+    ``summary.md`` (Table 1 form, one table per protocol scored)."""
     summary = {**(meta or {}), "normalization": scale.to_dict(), "data_range": DATA_RANGE,
                "n_cases": len(per_case), "mean_sd": mean_sd(per_case), "cases": per_case}
     write_json_atomic(folder / "summary.json", finite_or_none(summary))
+    present = {k for m in per_case.values() for k in m}
+    tables = []
+    for protocol, prefix in PREFIX.items():
+        if any(k.startswith(prefix + "psnr") for k in present) and (
+                prefix or "psnr_brain" in present):
+            tables += [f"## {PROTOCOL_TITLES[protocol]}", "",
+                       region_table(per_case, protocol), ""]
     text = [f"# {title}", "",
             f"{len(per_case)} case(s). References normalised with `{scale.plan.scheme}` "
             f"({scale.origin}); metrics on that scale with data range {DATA_RANGE:g}.", "",
-            region_table(per_case),
-            "Mean ± SD (population SD) over cases. Whole-image SSIM is the mean of 2D SSIMs "
-            "over the slices that contain brain (the paper's); region SSIMs average the 3D "
-            "SSIM map inside the region. See documentation/evaluation.md.", "",
-            "## Per case (inside the brain)", "", per_case_table(per_case, "_brain")]
+            *tables,
+            "Mean ± SD (population SD) over cases [seeded case-level bootstrap 95 % interval "
+            "of the mean]. See documentation/evaluation.md for what each protocol forgives.",
+            "", "## Per case (inside the brain)", "", per_case_table(per_case, "_brain")]
     write_text_atomic(folder / "summary.md", "\n".join(text))
     return summary

@@ -19,6 +19,7 @@ from autosynth.dataset.dataset_json import DatasetJson
 from autosynth.dataset.image_io import write_image_like
 from autosynth.evaluation.errors import EvaluationError
 from autosynth.evaluation.evaluator import EvaluationCase, evaluate_cases, write_summary
+from autosynth.evaluation.protocols import PROTOCOLS
 from autosynth.evaluation.reference_scale import ReferenceScale
 from autosynth.evaluation.summary import Row
 from autosynth.inference import InputCase, PredictionSettings, TrainedModel, predict_cohort
@@ -109,8 +110,8 @@ def evaluate_translation(model: TrainedModel, dataset_json: DatasetJson,
                          settings: PredictionSettings, name: str, num_processes: int = 1,
                          resume: bool = False, figures: bool = True,
                          progress: bool = True) -> Row:
-    """Predict and score one translation on the test cases; its files go to
-    ``<model folder>/test_set/`` (predictions, summary.json/.md, figures/)."""
+    """Predict and score one translation on the test cases under every protocol; its files
+    go to ``<model folder>/test_set/`` (predictions, summary.json/.md, figures/)."""
     source_channels = [dataset_json.channel_index(s) for s in model.sources]
     target_channel = dataset_json.channel_index(model.target)
     for case in cases:
@@ -130,7 +131,7 @@ def evaluate_translation(model: TrainedModel, dataset_json: DatasetJson,
                            f"the model's plan ({model.configuration_name}, {model.target})")
     per_case = evaluate_cases(pairs, scale, model.configuration.slice_axis,
                               folder / "figures" if figures else None, num_processes, progress,
-                              title=name)
+                              title=name, protocols=PROTOCOLS)
     info = read_json(folder / "prediction_info.json")["model"]
     write_summary(folder, per_case, scale, f"Test set: {name}", {"model": info})
     return Row(name, per_case, {"model": info, "summary": str(folder / "summary.json")})

@@ -18,7 +18,8 @@ import math
 
 import torch
 
-from autosynth.evaluation.ssim import ArrayLike, _as_tensor, ssim, ssim_maps
+from autosynth.evaluation.masked_ssim import masked_ssim_map
+from autosynth.evaluation.ssim import ArrayLike, _as_tensor, masked_mean, ssim, ssim_maps
 
 __all__ = ["mae", "mse", "psnr", "psnr_from_mse", "ssim", "compute_metrics", "region_masks"]
 
@@ -128,7 +129,10 @@ def compute_metrics(pred: ArrayLike, ref: ArrayLike, mask: ArrayLike | None = No
     ``_non_tumour_brain``).
 
     ``ssim`` is skimage's SSIM of the whole array (a 3D window for a volume); ``ssim_<region>``
-    the mean of that SSIM map inside the region. For a volume, ``ssim_per_slice`` is the paper's
+    the mean inside the region of the **masked** SSIM map, whose windows take their statistics
+    from brain voxels only (:mod:`autosynth.evaluation.masked_ssim`); without a brain mask, of
+    the ordinary map. ``ssim_brain_unmasked_windows`` keeps the ordinary map's brain mean (the
+    edge-inflated number reported before), for comparison only. For a volume, ``ssim_per_slice`` is the paper's
     mean of 2D SSIMs over the slices along ``slice_axis`` - over the slices that contain brain
     when a mask is given (the paper removed the empty slices), over all slices otherwise.
     ``dtype`` is the SSIM computation's (see :mod:`autosynth.evaluation.ssim`).
@@ -139,7 +143,10 @@ def compute_metrics(pred: ArrayLike, ref: ArrayLike, mask: ArrayLike | None = No
     regions = region_masks(p.shape, mask, labels)
     three_d = p.ndim == 3
     maps = ssim_maps(p, r, data_range, slice_axis, volume=True, slices=three_d, dtype=dtype)
-    sums, counts = _region_sums(p, r, maps.volume, list(regions.values()))
+    region_map = maps.volume
+    if "brain" in regions:
+        region_map = masked_ssim_map(p, r, regions["brain"], data_range).to(maps.volume.dtype)
+    sums, counts = _region_sums(p, r, region_map, list(regions.values()))
     means = sums / counts
 
     results: dict[str, float] = {}
@@ -151,6 +158,8 @@ def compute_metrics(pred: ArrayLike, ref: ArrayLike, mask: ArrayLike | None = No
         results["psnr" + suffix] = psnr_from_mse(mse_value, data_range)
         # whole image: skimage's cropped mean; regions: the full map inside the region
         results["ssim" + suffix] = maps.mean("volume") if not name else float(means[2, column])
+    if "brain" in regions:
+        results["ssim_brain_unmasked_windows"] = masked_mean(maps.volume, regions["brain"])
     if three_d:
         per_slice = maps.per_slice_means()
         if "brain" in regions:

@@ -10,8 +10,12 @@ first match wins:
    in training;
 3. ``prediction_info.json`` in the prediction folder (written by ``autosynth_predict``): the
    model's target normalisation;
-4. otherwise **per case**: ``percentile_01`` (the case's in-brain 0.5 / 99.5 % percentiles
-   mapped to [0, 1]), which is ``brain_zscore_01`` with each case's own z window.
+4. otherwise **refused** (:func:`no_scale_message`): a per-case guess would score the predictions on a
+   scale the model never used.
+
+The corrected protocol scores on the reference's scale **without clipping** at the window
+(``clip=False``): a bright lesion above the window keeps its value, so the error of a
+prediction that stops at 1 is counted.
 """
 from __future__ import annotations
 
@@ -24,7 +28,13 @@ from autosynth.evaluation.errors import EvaluationError
 from autosynth.experiment_planning.plans import Plans, PlansError
 from autosynth.normalization import (NormalizationError, NormalizationPlan, get_scheme,
                                      scheme_names)
-from autosynth.normalization.percentile import DEFAULT_PLAN as PER_CASE_DEFAULT
+
+
+def no_scale_message() -> str:
+    """The one line that says how to give the model's scale."""
+    return ("the model's intensity scale is unknown: give the dataset (-d ID) or a plans file "
+            "(--plans FILE) with -t TARGET, predictions written by autosynth_predict (with "
+            f"prediction_info.json), or --normalization {'|'.join(scheme_names())}")
 
 
 @dataclass
@@ -65,14 +75,16 @@ def choose_scale(scheme: str | None = None, plan: NormalizationPlan | None = Non
         for candidate, origin in known:
             if candidate is not None:
                 return ReferenceScale(candidate, origin)
-        return ReferenceScale(PER_CASE_DEFAULT, "per case (no plan given)")
+        raise EvaluationError(no_scale_message())
     try:
         return ReferenceScale(*get_scheme(scheme).reference_plan(known, z_window))
     except NormalizationError as err:
         raise EvaluationError(str(err)) from None
 
 
-def normalise_reference(image: np.ndarray, brain: np.ndarray, scale: ReferenceScale
-                        ) -> np.ndarray:
-    """The reference on the [0, 1] scale (0 outside the brain); unchanged for 'none'."""
-    return get_scheme(scale.plan.scheme).reference_on_model_scale(image, brain, scale.plan)
+def normalise_reference(image: np.ndarray, brain: np.ndarray, scale: ReferenceScale,
+                        clip: bool = True) -> np.ndarray:
+    """The reference on the model's scale (0 outside the brain); unchanged for 'none'. With
+    ``clip=False`` values beyond the window go below 0 / above 1 instead of being clipped."""
+    return get_scheme(scale.plan.scheme).reference_on_model_scale(image, brain, scale.plan,
+                                                                  clip=clip)

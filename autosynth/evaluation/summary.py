@@ -3,7 +3,8 @@
 A *row* is a name and per-case metric dicts ``{case: {metric: value}}``: a translation, a
 trainer variant or a baseline alike, so any of them can be added to a table later. SD is the
 population SD (ddof 0) over cases; non-finite values (PSNR of identical images) are left out of
-the mean and counted in ``n`` only when finite.
+the mean and counted in ``n`` only when finite. Every mean carries its seeded case-level
+bootstrap 95 % interval (``bootstrap.py``), printed in brackets.
 """
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from autosynth.evaluation.bootstrap import bootstrap_interval
+from autosynth.evaluation.protocols import DEFAULT_PROTOCOL, PREFIX, PROTOCOL_REGIONS
 
 # (header, metric stem, decimals) in the paper's column order
 TABLE1_COLUMNS = (("PSNR ↑ (dB)", "psnr", 2), ("MAE ↓", "mae", 4), ("MSE ↓", "mse", 4),
@@ -29,29 +33,37 @@ class Row:
 
 
 def mean_sd(per_case: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-    """``{metric: {"mean", "sd", "n"}}`` over the cases' finite values."""
+    """``{metric: {"mean", "sd", "n", "ci_low", "ci_high"}}`` over the cases' finite values."""
     keys = sorted({k for metrics in per_case.values() for k in metrics})
     out = {}
     for key in keys:
         values = np.array([m[key] for m in per_case.values() if m.get(key) is not None], float)
         values = values[np.isfinite(values)]
+        low, high = bootstrap_interval(values)
         out[key] = {"mean": float(values.mean()) if values.size else float("nan"),
                     "sd": float(values.std()) if values.size else float("nan"),
-                    "n": int(values.size)}
+                    "n": int(values.size), "ci_low": low, "ci_high": high}
     return out
 
 
-def metric_key(stem: str, suffix: str, available: set[str]) -> str:
-    """The key of a column: whole-image SSIM is the paper's mean of 2D slice SSIMs when known."""
-    if stem == "ssim" and suffix == "" and "ssim_per_slice" in available:
+def metric_key(stem: str, suffix: str, available: set[str], prefix: str = "") -> str:
+    """The key of a column: without a protocol prefix, whole-image SSIM is the paper's mean of
+    2D slice SSIMs when known."""
+    if not prefix and stem == "ssim" and suffix == "" and "ssim_per_slice" in available:
         return "ssim_per_slice"
-    return stem + suffix
+    return prefix + stem + suffix
 
 
-def _cell(stats: dict | None, decimals: int) -> str:
+def format_mean(stats: dict | None, decimals: int) -> str:
+    """``mean ± SD [low, high]``: the bracket is the bootstrap 95 % interval of the mean."""
     if not stats or stats["n"] == 0 or math.isnan(stats["mean"]):
         return "-"
-    return f"{stats['mean']:.{decimals}f} ± {stats['sd']:.{decimals}f}"
+    text = f"{stats['mean']:.{decimals}f} ± {stats['sd']:.{decimals}f}"
+    low, high = stats.get("ci_low"), stats.get("ci_high")
+    if low is not None and high is not None and not (math.isnan(low) or math.isnan(high)):
+        text += f" [{low:.{decimals}f}, {high:.{decimals}f}]"
+    return text
+
 
 
 def _header(first: str) -> list[str]:
@@ -59,27 +71,30 @@ def _header(first: str) -> list[str]:
             "|---" * (len(TABLE1_COLUMNS) + 2) + "|"]
 
 
-def _line(name: str, per_case: dict[str, dict[str, float]], suffix: str) -> str:
+def _line(name: str, per_case: dict[str, dict[str, float]], suffix: str, prefix: str = "") -> str:
     stats = mean_sd(per_case)
-    keys = [metric_key(stem, suffix, set(stats)) for _, stem, _ in TABLE1_COLUMNS]
+    keys = [metric_key(stem, suffix, set(stats), prefix) for _, stem, _ in TABLE1_COLUMNS]
     n = max((stats[k]["n"] for k in keys if k in stats), default=0)
-    cells = [_cell(stats.get(k), d) for k, (_, _, d) in zip(keys, TABLE1_COLUMNS)]
+    cells = [format_mean(stats.get(k), d) for k, (_, _, d) in zip(keys, TABLE1_COLUMNS)]
     return f"| {name} | " + " | ".join(cells) + f" | {n} |"
 
 
 def table1(lines: dict[str, dict[str, dict[str, float]]], suffix: str = "_brain",
-           first_header: str = "Translation") -> str:
+           first_header: str = "Translation", prefix: str = "") -> str:
     """Markdown table, one line per entry of ``lines`` (name -> per-case metrics)."""
-    return "\n".join(_header(first_header) + [_line(name, per_case, suffix)
+    return "\n".join(_header(first_header) + [_line(name, per_case, suffix, prefix)
                                               for name, per_case in lines.items()]) + "\n"
 
 
-def region_table(per_case: dict[str, dict[str, float]]) -> str:
-    """One case set, one line per region that has values (whole image, brain, tumour, ...)."""
+def region_table(per_case: dict[str, dict[str, float]],
+                 protocol: str = DEFAULT_PROTOCOL) -> str:
+    """One case set, one line per region of ``protocol`` that has values."""
     present = {k for m in per_case.values() for k in m}
-    return "\n".join(_header("Region") + [_line(region, per_case, suffix)
-                                          for region, suffix in REGIONS.items()
-                                          if f"psnr{suffix}" in present]) + "\n"
+    prefix = PREFIX[protocol]
+    regions = [(r, REGIONS[r]) for r in PROTOCOL_REGIONS[protocol]
+               if f"{prefix}psnr{REGIONS[r]}" in present]
+    return "\n".join(_header("Region") + [_line(region, per_case, suffix, prefix)
+                                          for region, suffix in regions]) + "\n"
 
 
 def per_case_table(per_case: dict[str, dict[str, float]], suffix: str = "_brain") -> str:

@@ -19,16 +19,20 @@ import numpy as np
 import autosynth
 from autosynth.dataset.cases import CaseFiles, discover_cases
 from autosynth.dataset.dataset_json import DatasetJson
-from autosynth.dataset.orientation import CANONICAL, Reorientation
-from autosynth.utils.json_text import write_json_readable
 from autosynth.dataset.brain_mask import bounding_box, brain_voxels_per_slice, index_runs
 from autosynth.dataset.case_io import CaseReadError, load_case_with_mask
+from autosynth.dataset.image_io import ImageIOError, read_image_on_grid
+from autosynth.dataset.orientation import CANONICAL, Reorientation
+from autosynth.utils.json_text import write_json_readable
 from autosynth.utils.parallel import map_cases
 from autosynth.utils.files import read_json
 
 FINGERPRINT_FILE = "fingerprint.json"
 SAMPLES_PER_CASE = 10_000
 PERCENTILES = (0.5, 50.0, 99.5)
+Z_STEP = 0.1                       # the planner rounds windows to 0.1, so the table is exact
+Z_ABOVE = np.round(np.arange(0.0, 30.0 + Z_STEP / 2, Z_STEP), 1)
+Z_BELOW = np.round(np.arange(-10.0, 0.0 + Z_STEP / 2, Z_STEP), 1)
 
 
 class FingerprintError(RuntimeError):
@@ -54,10 +58,13 @@ def intensity_statistics(values: np.ndarray) -> dict:
 
 
 def fingerprint_case(job: CaseJob) -> tuple[dict, dict[str, np.ndarray]]:
-    """The fingerprint of one case, and per contrast a sample of raw and z-scored brain voxels."""
+    """The fingerprint of one case, and per contrast a sample of raw and z-scored brain voxels
+    with a tumour flag (labels > 0; all 0 without labels)."""
     try:
         images, mask, source, geometry = load_case_with_mask(job.case, job.channels)
-    except CaseReadError as err:
+        tumour = None if job.case.label is None else read_image_on_grid(
+            job.case.label, geometry, "the case's images") > 0
+    except (CaseReadError, ImageIOError) as err:
         raise FingerprintError(str(err)) from None
     reorientation = Reorientation.of(geometry.direction, CANONICAL)
     canonical_mask = reorientation.to_canonical(mask)
@@ -73,13 +80,15 @@ def fingerprint_case(job: CaseJob) -> tuple[dict, dict[str, np.ndarray]]:
     brain_index = np.flatnonzero(mask)
     chosen = np.sort(rng.choice(brain_index, min(job.samples, brain_index.size), replace=False))
     intensities, samples = {}, {}
+    flag = (np.zeros(chosen.size, np.float32) if tumour is None
+            else tumour.ravel()[chosen].astype(np.float32))
     for contrast, image in zip(job.contrasts, images):
         values = image[mask]
         stats = intensity_statistics(values)
         intensities[contrast] = stats
         sample = image.ravel()[chosen].astype(np.float64)
         z = (sample - stats["mean"]) / max(stats["std"], 1e-8)
-        samples[contrast] = np.stack([sample, z]).astype(np.float32)  # 80 kB per contrast
+        samples[contrast] = np.stack([sample, z, flag]).astype(np.float32)  # 120 kB
     record = {  # shapes, spacings, boxes and occupancy in the canonical orientation
         "orientation": reorientation.stored,
         "canonical_orientation": reorientation.canonical,
@@ -109,13 +118,36 @@ def raw_signature(cases: list[CaseFiles]) -> list[list]:
     return out
 
 
+def z_tail_table(z: np.ndarray, tumour: np.ndarray) -> dict:
+    """Fractions of the sampled brain and tumour voxels with z above each of ``Z_ABOVE`` and
+    below each of ``Z_BELOW``: what any window on the 0.1 grid clips (the planner reports it)."""
+    def fractions(values: np.ndarray, grid: np.ndarray, above: bool) -> list[float]:
+        if values.size == 0:
+            return []
+        ordered = np.sort(values)
+        side = "right" if above else "left"
+        counts = np.searchsorted(ordered, grid, side=side)
+        share = (values.size - counts) if above else counts
+        return [round(float(f), 6) for f in share / values.size]
+
+    in_tumour = z[tumour > 0]
+    return {"z_above": [float(v) for v in Z_ABOVE], "z_below": [float(v) for v in Z_BELOW],
+            "brain_above": fractions(z, Z_ABOVE, True),
+            "brain_below": fractions(z, Z_BELOW, False),
+            "tumour_above": fractions(in_tumour, Z_ABOVE, True),
+            "tumour_below": fractions(in_tumour, Z_BELOW, False),
+            "n_brain": int(z.size), "n_tumour": int(in_tumour.size)}
+
+
 def pooled_intensity_properties(samples: list[np.ndarray]) -> dict:
-    """Statistics of all cases' samples together; row 0 raw intensities, row 1 z-scores."""
+    """Statistics of all cases' samples together; row 0 raw intensities, row 1 z-scores,
+    row 2 (when present) the tumour flag."""
     pooled = np.concatenate(samples, axis=1).astype(np.float64)
     stats = intensity_statistics(pooled[0])
     z_low, z_high = np.percentile(pooled[1], (0.5, 99.5))
+    tumour = pooled[2] if pooled.shape[0] > 2 else np.zeros(pooled.shape[1])
     stats.update(zscore_percentile_00_5=float(z_low), zscore_percentile_99_5=float(z_high),
-                 n_samples=int(pooled.shape[1]))
+                 n_samples=int(pooled.shape[1]), z_tail=z_tail_table(pooled[1], tumour))
     return stats
 
 

@@ -61,10 +61,16 @@ def slice_counts(fingerprint: dict, axis: int, null_fraction: float) -> int:
 
 def normalization_for(fingerprint: dict, contrasts: list[str]) -> dict[str, NormalizationPlan]:
     """The planned scheme (brain_zscore_01) per contrast, planned by its class from the
-    fingerprint's pooled intensity properties (autosynth/normalization/brain_zscore.py)."""
+    fingerprint (autosynth/normalization/brain_zscore.py: a window that keeps lesions)."""
     scheme = get_scheme(PLANNED_SCHEME)
-    return {contrast: scheme.planned(fingerprint["intensity_properties"][contrast])
-            for contrast in contrasts}
+    return {contrast: scheme.planned(fingerprint, contrast)[0] for contrast in contrasts}
+
+
+def normalization_notes(fingerprint: dict, contrasts: list[str]) -> list[str]:
+    """How each contrast's normalisation was planned and what its window clips."""
+    scheme = get_scheme(PLANNED_SCHEME)
+    notes = [scheme.planned(fingerprint, contrast)[1] for contrast in contrasts]
+    return [note for note in notes if note]
 
 
 def memory_estimate(patch, network: UNetConfig, memory_gb: float, precision: str,
@@ -130,6 +136,7 @@ def plan_2d(fingerprint: dict, contrasts: list[str], memory_gb: float = 8.0,
         f"clipped to [2, 32]",
         f"null slices: fewer brain voxels than {NULL_SLICE_FRACTION} x the case's largest brain "
         f"cross-section; {slices} slices kept over {len(cases)} cases",
+        *normalization_notes(fingerprint, contrasts),
     ]
     return ConfigurationPlan(
         data_folder="2d", slice_axis=axis, patch_size=patch, inplane_spacing=spacing,
@@ -155,7 +162,8 @@ def plan_2d_paper(fingerprint: dict, contrasts: list[str], memory_gb: float = 8.
              "whole slices (no in-plane crop) resized to 224x224 with cubic interpolation",
              "null slices (no brain voxel) removed; an epoch is one pass over the training "
              "slices", f"batch 32 needs about {round(memory.mib_per_slice * 32 + memory.fixed_mib)}"
-             f" MiB ({precision}); budget {memory_gb} GiB"]
+             f" MiB ({precision}); budget {memory_gb} GiB",
+             *normalization_notes(fingerprint, contrasts)]
     return ConfigurationPlan(
         data_folder="2d_paper", slice_axis=axis, patch_size=patch, inplane_spacing=None,
         resize="stretch", crop_to_brain=False, null_slice_fraction=0.0,

@@ -53,9 +53,10 @@ class NormalizationScheme:
         """What is wrong with the plan's fixed parameters; each message names the field."""
         return []
 
-    def planned(self, intensity_properties: dict) -> NormalizationPlan:
-        """The plan entry from the fingerprint's pooled ``intensity_properties.<contrast>``."""
-        return NormalizationPlan(self.name)
+    def planned(self, fingerprint: dict, contrast: str) -> tuple[NormalizationPlan, str]:
+        """The plan entry of ``contrast`` from the dataset's fingerprint, and a note for the
+        plan's ``notes`` saying how it was chosen ("" for nothing to say)."""
+        return NormalizationPlan(self.name), ""
 
     def case_parameters(self, image: np.ndarray, mask: np.ndarray,
                         plan: NormalizationPlan) -> dict:
@@ -63,7 +64,8 @@ class NormalizationScheme:
         raise NotImplementedError
 
     def normalize(self, image: np.ndarray, params: dict) -> np.ndarray:
-        """The forward map of a float32 image, as a new float32 array (background set later)."""
+        """The forward map of a float32 image, as a new float32 array (background set, and a
+        ``unit_range`` scheme clipped to [0, 1], by :func:`normalize`)."""
         raise NotImplementedError
 
     def denormalize(self, array: np.ndarray, params: dict) -> np.ndarray:
@@ -93,13 +95,15 @@ class NormalizationScheme:
                                  "plans file")
 
     def reference_on_model_scale(self, image: np.ndarray, brain: np.ndarray,
-                                 plan: NormalizationPlan) -> np.ndarray:
-        """A real target image on the scale the model predicts (its own per-case numbers)."""
-        return normalize(image, brain, normalization_parameters(image, brain, plan))
+                                 plan: NormalizationPlan, clip: bool = True) -> np.ndarray:
+        """A real target image on the scale the model predicts (its own per-case numbers);
+        ``clip=False`` keeps values beyond the window (a lesion above it keeps its value)."""
+        return normalize(image, brain, normalization_parameters(image, brain, plan), clip=clip)
 
 
 class LinearWindowScheme(NormalizationScheme):
-    """A scheme that maps a per-case intensity window linearly to [0, 1], clipping outside."""
+    """A scheme that maps a per-case intensity window linearly to [0, 1] (clipped outside by
+    :func:`normalize`)."""
 
     def window(self, params: dict) -> tuple[float, float]:
         """The intensities mapped to 0 and 1."""
@@ -107,8 +111,7 @@ class LinearWindowScheme(NormalizationScheme):
 
     def normalize(self, image: np.ndarray, params: dict) -> np.ndarray:
         low, high = self.window(params)
-        return np.clip((image.astype(np.float32) - low) / (high - low), 0.0, 1.0,
-                       dtype=np.float32)
+        return ((image.astype(np.float32) - low) / (high - low)).astype(np.float32)
 
     def denormalize(self, array: np.ndarray, params: dict) -> np.ndarray:
         low, high = self.window(params)
@@ -121,9 +124,15 @@ def normalization_parameters(image: np.ndarray, mask: np.ndarray,
     return {"scheme": plan.scheme, **get_scheme(plan.scheme).case_parameters(image, mask, plan)}
 
 
-def normalize(image: np.ndarray, mask: np.ndarray, params: dict) -> np.ndarray:
-    """Apply ``params`` to one contrast; float32, 0 outside ``mask``."""
-    out = get_scheme(params["scheme"]).normalize(image, params)
+def normalize(image: np.ndarray, mask: np.ndarray, params: dict, clip: bool = True
+              ) -> np.ndarray:
+    """Apply ``params`` to one contrast; float32, 0 outside ``mask``. A ``unit_range`` scheme
+    is clipped to [0, 1] unless ``clip=False`` (evaluation: lesions above the window keep their
+    value, so the error of a prediction that stops at 1 is counted)."""
+    scheme = get_scheme(params["scheme"])
+    out = scheme.normalize(image, params)
+    if clip and scheme.unit_range:
+        np.clip(out, 0.0, 1.0, out=out)
     out[~mask] = 0
     return out
 

@@ -7,13 +7,13 @@ y comparable between cases.
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
 from autosynth.normalization.base import EPSILON, LinearWindowScheme, brain_values
 from autosynth.normalization.plan import NormalizationPlan
 from autosynth.normalization.registry import NormalizationError, register
+from autosynth.normalization.zscore_window import plan_z_window
 
 
 @register
@@ -27,11 +27,10 @@ class BrainZscore01(LinearWindowScheme):
             return ["brain_zscore_01 needs z_low < z_high"]
         return []
 
-    def planned(self, intensity_properties: dict) -> NormalizationPlan:
-        """The window [pooled 0.5 %, 99.5 %] of z, rounded outwards to 0.1."""
-        return NormalizationPlan(
-            self.name, z_low=math.floor(intensity_properties["zscore_percentile_00_5"] * 10) / 10,
-            z_high=math.ceil(intensity_properties["zscore_percentile_99_5"] * 10) / 10)
+    def planned(self, fingerprint: dict, contrast: str) -> tuple[NormalizationPlan, str]:
+        """A window that keeps lesions on the scale (:mod:`.zscore_window`)."""
+        window = plan_z_window(fingerprint, contrast)
+        return NormalizationPlan(self.name, z_low=window.z_low, z_high=window.z_high), window.note
 
     def case_parameters(self, image, mask, plan: NormalizationPlan) -> dict:
         values = brain_values(image, mask)

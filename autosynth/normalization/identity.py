@@ -25,6 +25,6 @@ class NoNormalization(NormalizationScheme):
     def denormalization_parameters(self, statistics: dict, plan) -> dict:
         return {}
 
-    def reference_on_model_scale(self, image, brain, plan) -> np.ndarray:
+    def reference_on_model_scale(self, image, brain, plan, clip: bool = True) -> np.ndarray:
         """The reference as it is (the model was trained on unnormalised intensities)."""
         return np.asarray(image, dtype=np.float32)

@@ -30,8 +30,8 @@ class Percentile01(LinearWindowScheme):
             return ["percentile_01 needs 0 <= percentile_low < percentile_high <= 100"]
         return []
 
-    def planned(self, intensity_properties: dict) -> NormalizationPlan:
-        return dataclasses.replace(DEFAULT_PLAN)
+    def planned(self, fingerprint: dict, contrast: str) -> tuple[NormalizationPlan, str]:
+        return dataclasses.replace(DEFAULT_PLAN), ""
 
     def case_parameters(self, image, mask, plan: NormalizationPlan) -> dict:
         low, high = np.percentile(brain_values(image, mask),

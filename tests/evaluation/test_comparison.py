@@ -3,7 +3,7 @@ import json
 import numpy as np
 from scipy import stats
 
-from autosynth.evaluation.comparison import compare, markdown_table, write_comparison
+from autosynth.evaluation.comparison import compare, holm, markdown_table, write_comparison
 
 
 def _rows():
@@ -31,8 +31,20 @@ def test_written_files_have_one_row_per_entry(tmp_path):
     write_comparison(_rows(), tmp_path, "ablation", title="Ablation")
     table = (tmp_path / "ablation.md").read_text()
     assert table.count("| default |") == 1 and table.count("| variant |") == 1
-    assert "(p=" in table
+    assert "(p_Holm=" in table and "Holm-adjusted over the table's 2 tests" in table
     data = json.loads((tmp_path / "ablation.json").read_text())
     assert set(data["rows"]) == {"default", "variant"} and "cases" in data
     assert (tmp_path / "ablation.png").stat().st_size > 1000
     assert "psnr_brain" in markdown_table(compare(_rows()))
+
+
+def test_holm_adjustment_by_hand():
+    p = {"a": 0.01, "b": 0.04, "c": 0.03, "d": float("nan")}
+    adjusted = holm(p)
+    # sorted 0.01, 0.03, 0.04 with m = 3: 0.03, max(0.03, 0.06), max(0.06, 0.04) = 0.06
+    assert np.isclose(adjusted["a"], 0.03) and np.isclose(adjusted["c"], 0.06)
+    assert np.isclose(adjusted["b"], 0.06) and np.isnan(adjusted["d"])
+    result = compare(_rows(), "default")
+    entry = result["rows"]["variant"]["psnr_brain"]
+    assert entry["p_holm"] >= entry["p_vs_reference"] and result["n_tests"] == 2
+    assert entry["ci_low"] < entry["mean"] < entry["ci_high"]

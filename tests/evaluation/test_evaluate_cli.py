@@ -60,54 +60,87 @@ def test_known_offset_gives_known_numbers(cohort):
     assert summary["mean_sd"]["psnr_brain"]["n"] == 2
     assert summary["mean_sd"]["mae_brain"]["sd"] == pytest.approx(0.0, abs=1e-5)
     table = (cohort / "pred" / "summary.md").read_text()
-    assert "| brain | 20.00 ± 0.00 | 0.1000 ± 0.0000 | 0.0100 ± 0.0000 |" in table
+    assert ("| brain | 20.00 ± 0.00 [20.00, 20.00] | 0.1000 ± 0.0000 [0.1000, 0.1000] | "
+            "0.0100 ± 0.0000 [0.0100, 0.0100] |") in table
     assert "| tumour |" in table and "| c1 |" in table
     assert (cohort / "pred" / "figures" / "c0.png").stat().st_size > 1000
 
 
-def test_default_normalisation_is_per_case_percentile(cohort):
+def test_without_a_scale_it_refuses_with_one_line(cohort, capsys):
+    _write_predictions(cohort, lambda image, brain: image / image.max())
+    assert evaluate_main(["-ref", str(cohort / "ref"), "-pred", str(cohort / "pred"),
+                          "--no-figures", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "scale is unknown" in err and "-d ID" in err and "--normalization" in err
+    assert "prediction_info.json" in err
+    assert not (cohort / "pred" / "summary.json").exists()
+
+
+def test_explicit_per_case_percentile(cohort):
     def normalised(image, brain):
         low, high = np.percentile(image[brain], (0.5, 99.5))
         return np.where(brain, np.clip((image - low) / (high - low), 0, 1), 0)
 
     _write_predictions(cohort, normalised)
     assert evaluate_main(["-ref", str(cohort / "ref"), "-pred", str(cohort / "pred"), "-o",
-                          str(cohort / "eval"), "--no-figures", "--no-progress"]) == 0
+                          str(cohort / "eval"), "--no-figures", "--no-progress",
+                          "--normalization", "percentile_01", "--protocol", "paper"]) == 0
     summary = json.loads((cohort / "eval" / "summary.json").read_text())
     assert summary["normalization"]["scheme"] == "percentile_01"
-    for metrics in summary["cases"].values():
-        assert metrics["mae"] < 1e-6 and metrics["ssim"] == pytest.approx(1.0, abs=1e-5)
-        assert metrics["psnr"] is None or metrics["psnr"] > 100        # inf -> null in JSON
+    for metrics in summary["cases"].values():   # the paper protocol scores the clipped scale
+        assert metrics["paper_mae"] < 1e-6 and metrics["paper_ssim"] == pytest.approx(1.0,
+                                                                                      abs=1e-5)
+        assert "psnr_brain" not in metrics
     assert not (cohort / "eval" / "figures").exists()
 
 
 def test_plan_window_normalises_references_like_training(cohort):
+    WINDOW = 1.2   # the sine-shaped brain reaches |z| ~ 1.4
+
     def zscore_01(image, brain):
         z = (image - image[brain].mean()) / image[brain].std()
-        return np.where(brain, (np.clip(z, -2.5, 2.5) + 2.5) / 5.0, 0)
+        return np.where(brain, (np.clip(z, -WINDOW, WINDOW) + WINDOW) / (2 * WINDOW), 0)
 
-    _write_predictions(cohort, zscore_01)
-    assert evaluate_main(["-ref", str(cohort / "ref"), "-pred", str(cohort / "pred"),
-                          "--normalization", "brain_zscore_01", "--z-window", "-2.5", "2.5",
-                          "--source", str(cohort / "src"), "--source-channel", "0",
-                          "-np", "2", "--no-progress"]) == 0
+    def unclipped(image, brain):
+        z = (image - image[brain].mean()) / image[brain].std()
+        return np.where(brain, (z + WINDOW) / (2 * WINDOW), 0)
+
+    argv = ["-ref", str(cohort / "ref"), "-pred", str(cohort / "pred"),
+            "--normalization", "brain_zscore_01", "--z-window", str(-WINDOW), str(WINDOW),
+            "--source", str(cohort / "src"), "--source-channel", "0", "-np", "2",
+            "--no-progress"]
+    _write_predictions(cohort, unclipped)
+    assert evaluate_main(argv) == 0
     summary = json.loads((cohort / "pred" / "summary.json").read_text())
     assert all(m["mae_brain"] < 1e-5 for m in summary["cases"].values())
     assert (cohort / "pred" / "figures" / "c1.png").is_file()
+    # a prediction that stops at the window is wrong where the reference goes beyond it:
+    # the reference is not clipped, so that error is counted
+    _write_predictions(cohort, zscore_01)
+    assert evaluate_main(argv + ["--no-figures"]) == 0
+    summary = json.loads((cohort / "pred" / "summary.json").read_text())
+    for i in range(2):
+        image, brain, _ = _case(i)
+        z = (image[brain] - image[brain].mean()) / image[brain].std()
+        beyond = np.abs(z) > WINDOW
+        assert beyond.any()
+        expected = (np.abs(z[beyond]) - WINDOW).sum() / (2 * WINDOW) / brain.sum()
+        assert summary["cases"][f"c{i}"]["mae_brain"] == pytest.approx(expected, rel=1e-3)
 
 
 def test_errors_are_one_line(cohort, capsys):
     _write_predictions(cohort, lambda image, brain: image)
     (cohort / "ref" / "c1.nii.gz").unlink()
     assert evaluate_main(["-ref", str(cohort / "ref"), "-pred", str(cohort / "pred"),
-                          "--no-progress"]) == 2
+                          "--normalization", "none", "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert "c1.nii.gz" in err and "no reference" in err and len(err.splitlines()) == 1
     image, _, _ = _case(1)
     write_image(image, Geometry((30, 28, 16), (1.0, 1.0, 2.5), (5.0, -3.0, 1.0),
                                 GEOMETRY.direction), cohort / "ref" / "c1.nii.gz")
     assert evaluate_main(["-ref", str(cohort / "ref"), "-pred", str(cohort / "pred"),
-                          "--no-progress"]) == 2
+                          "--normalization", "none", "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert "spacing mismatch with" in err and "pred/c1.nii.gz" in err and "Traceback" not in err
     assert evaluate_main(["-ref", str(cohort / "ref"), "-pred", str(cohort / "pred"),

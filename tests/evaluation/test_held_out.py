@@ -37,6 +37,12 @@ def test_all_translations_in_one_table(trained, capsys):
     assert row["info"]["model"]["folds"] == ["0", "1"]
     metrics = row["cases"]["case_002"]
     assert 0 <= metrics["mae_brain"] <= 1 and "ssim_tumour" in metrics
+    # all three protocols, the lesion beside the whole brain
+    assert {"brasyn_ssim_tumour", "brasyn_psnr_non_tumour_brain", "paper_ssim",
+            "paper_psnr"} <= set(metrics)
+    for heading in ("## Corrected protocol", "## BraSyn 2023 protocol", "## Paper protocol",
+                    "### brain", "### tumour", "### non-tumour brain", "### whole image"):
+        assert heading in table, heading
     model = results / "SynthesisTrainer__autosynthPlans__2d" / "T1_to_FLAIR" / "test_set"
     assert (model / "case_002.nii.gz").is_file() and (model / "summary.json").is_file()
     assert (model / "figures" / "case_002.png").is_file()
@@ -52,7 +58,7 @@ def test_selection_and_extra_rows(trained, capsys):
     baseline = Row("identity (T2 as T1)", {"case_002": {"psnr_brain": 10.0, "mae_brain": 0.2,
                                                         "mse_brain": 0.1, "ssim_brain": 0.5}})
     text = write_test_summary(results, rows + [baseline], "Dataset042_Tiny", ["case_002"])
-    assert "| identity (T2 as T1) | 10.00 ± 0.00 | 0.2000 ± 0.0000" in text
+    assert "| identity (T2 as T1) | 10.00 ± 0.00 [10.00, 10.00] | 0.2000 ± 0.0000" in text
     assert autosynth_test(["-d", "42", "-t", "T2", "--no-progress"]) == 2
     assert "no trained model matches" in capsys.readouterr().err
 

@@ -11,6 +11,7 @@ from skimage.metrics import structural_similarity
 
 from autosynth.evaluation import compute_metrics, mae, mse, psnr, ssim, ssim_maps
 from autosynth.evaluation.gaussian import gaussian_filter
+from autosynth.evaluation.masked_ssim import masked_ssim_map
 
 SK = dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
 
@@ -126,8 +127,11 @@ def test_compute_metrics_regions_and_keys():
         assert metrics["mae" + suffix] == pytest.approx(np.abs(error).mean(), rel=1e-12)
         assert metrics["mse" + suffix] == pytest.approx(np.square(error).mean(), rel=1e-12)
         assert metrics["psnr" + suffix] == pytest.approx(-10 * np.log10(np.square(error).mean()))
-        if region is not None:
-            assert metrics["ssim" + suffix] == pytest.approx(s_map[region].mean(), abs=1e-6)
+        if region is not None:   # windows see the brain only (test_masked_ssim.py)
+            windows_in_brain = masked_ssim_map(pred, ref, mask).numpy()
+            assert metrics["ssim" + suffix] == pytest.approx(windows_in_brain[region].mean(),
+                                                             abs=1e-6)
+    assert metrics["ssim_brain_unmasked_windows"] == pytest.approx(s_map[mask].mean(), abs=1e-6)
     assert metrics["ssim"] == pytest.approx(skimage_ssim(ref, pred), abs=1e-6)
     brain_slices = [i for i in range(ref.shape[0]) if mask[i].any()]
     assert len(brain_slices) < ref.shape[0]
@@ -137,6 +141,7 @@ def test_compute_metrics_regions_and_keys():
     assert set(compute_metrics(pred, ref)) == {"mae", "mse", "psnr", "ssim", "ssim_per_slice"}
     only_labels = compute_metrics(pred, ref, labels=labels)
     assert "ssim_tumour" in only_labels and "ssim_brain" not in only_labels
+    assert only_labels["ssim_tumour"] == pytest.approx(s_map[labels > 0].mean(), abs=1e-6)
     assert "mae_non_tumour_brain" not in only_labels
     no_tumour = compute_metrics(pred, ref, mask=mask, labels=np.zeros_like(labels))
     assert "mae_tumour" not in no_tumour and "mae_non_tumour_brain" in no_tumour

@@ -52,7 +52,7 @@ class BrainMinMax01(LinearWindowScheme):
 @pytest.fixture
 def extra_module(monkeypatch):
     """AUTOSYNTH_EXTRA_NORMALIZATIONS naming a module that registers ``brain_max_01``."""
-    module = "tests.preprocessing.extra_normalization"
+    module = "tests.normalization.extra_normalization"
     monkeypatch.setenv(EXTRA_MODULES_VARIABLE, module)
     yield "brain_max_01"
     unregister("brain_max_01")
