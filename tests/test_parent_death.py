@@ -95,7 +95,7 @@ def touch_and_sleep(path: str) -> None:
 @pytest.mark.slow
 def test_preprocessing_pool_workers_die_with_a_killed_parent(tmp_path):
     started = [str(tmp_path / "a"), str(tmp_path / "b")]
-    parent_code = ("from autosynth.preprocessing.parallel import map_cases\n"
+    parent_code = ("from autosynth.utils.parallel import map_cases\n"
                    "from tests.test_parent_death import touch_and_sleep\n"
                    f"map_cases(touch_and_sleep, {started!r}, num_processes=2, progress=False)\n")
     parent = subprocess.Popen([sys.executable, "-c", parent_code], env=os.environ.copy())
