@@ -2,7 +2,7 @@
 tumour; losing in the tumour does not fail the demo."""
 import json
 
-from autosynth.cli import demo
+from dataset_conversion import demo
 
 
 def _summary(folder, model_tumour_psnr):
