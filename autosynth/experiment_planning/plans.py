@@ -116,11 +116,12 @@ class ConfigurationPlan:
                 out.append(f"patch_size {self.patch_size} must be divisible by {step} "
                            f"(2^(stages - 1)) for {self.network.num_stages} stages")
         if self.resize not in RESIZE_MODES:
-            out.append(f"resize must be one of {', '.join(RESIZE_MODES)}, got '{self.resize}'")
+            retired = (" ('fit_and_pad' shrank large brains to fit the patch; re-plan with "
+                       "autosynth_plan)" if self.resize == "fit_and_pad" else "")
+            out.append(f"resize must be one of {', '.join(RESIZE_MODES)}, got "
+                       f"'{self.resize}'{retired}")
         if self.resize == "spacing" and not self.inplane_spacing:
             out.append("resize 'spacing' needs inplane_spacing")
-        if self.resize == "fit_and_pad":
-            out[-1] += " ('fit_and_pad' shrank large brains to fit; re-plan with autosynth_plan)"
         try:
             head_foot_axis(self.orientation)
         except OrientationError as err:
