@@ -19,24 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from machine_speed import matmul_gflops  # beside this script, on sys.path when it runs
 
 from autosynth.dataset.image_io import Geometry, read_case, write_image
 from autosynth.dataset.integrity import check_images
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SHAPE_ZYX = (155, 240, 240)
-
-
-def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
-    """Best fp32 n x n matrix-multiply rate over ``repeats`` (GFLOP/s)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2 * n ** 3 / best / 1e9
 
 
 def volume() -> np.ndarray:
