@@ -183,10 +183,18 @@ def test_export_delete_install_predicts_bit_identically(trained, tmp_path, monke
     archive = tmp_path / "model.zip"
     assert export_main(["-o", str(archive), "-d", "42", "-s", "T1", "-t", "FLAIR", "-c", "2d",
                         "2d_paper", "-f", "0", "1"]) == 0
+    assert find_best_main(["-d", "42", "-s", "T1", "-t", "FLAIR", "-f", "0", "1",
+                           "--no-progress"]) == 0
+    chosen = tmp_path / "best.zip"
+    assert export_main(["-o", str(chosen), "-d", "42", "-s", "T1", "-t", "FLAIR", "--best"]) == 0
     shutil.rmtree(root / "results")
     shutil.rmtree(root / "preprocessed")
     assert install_main([str(archive)]) == 0
     assert install_main([str(archive)]) == 0          # the same model again: a no-op
+    assert install_main([str(chosen)]) == 0           # same model files, plus the choice
+    assert predict_main(["-i", str(cohort), "-o", str(tmp_path / "best"), "-s", "T1", "-t",
+                         "FLAIR", "--best", "--no-progress"]) == 0
+    assert len(list((tmp_path / "best").glob("*.nii.gz"))) == 2
     installed = _model(root, "2d")
     assert (installed / "README.md").is_file() and (installed / "LICENCE.txt").is_file()
     assert "| fold 0 | 1 |" in (installed / "README.md").read_text()
