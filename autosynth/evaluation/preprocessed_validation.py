@@ -43,7 +43,8 @@ def summarise(per_case: dict[str, dict[str, float]]) -> dict:
 def validate_cases(network: nn.Module, folder: Path, cases: list[str],
                    source_channels: list[int], target_channel: int, device: torch.device,
                    output: Path, patch: tuple[int, int] | None = None) -> dict:
-    """Write ``output`` (validation_preprocessed/summary.json) with per-case metrics and their mean +- SD."""
+    """Write ``output`` (``validation_preprocessed/summary.json``): per-case metrics and
+    their mean +- SD."""
     network.eval()
     predictor = SlicePredictor([network], device, VALIDATION_BATCH, patch=patch)
     per_case = {}

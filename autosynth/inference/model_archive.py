@@ -137,10 +137,13 @@ def _safe_name(name: str, archive: Path) -> PurePosixPath:
 def read_manifest(archive: zipfile.ZipFile, path: Path) -> dict:
     try:
         manifest = json.loads(archive.read(MANIFEST))
-        manifest["files"], manifest["models"]
     except (KeyError, ValueError) as err:
         raise PredictionError(f"{path}: not an autosynth model archive (no readable "
                               f"{MANIFEST}: {err})") from None
+    missing = [k for k in ("files", "models")
+               if not isinstance(manifest, dict) or k not in manifest]
+    if missing:
+        raise PredictionError(f"{path}: {MANIFEST} has no {', '.join(missing)}")
     return manifest
 
 
