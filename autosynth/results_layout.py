@@ -8,6 +8,10 @@ $AUTOSYNTH_RESULTS/DatasetXXX_Name/
       fold_<k>/checkpoint_{best,final,latest}.pth
   ablation/<SRC>_to_<TGT>__<configuration>__fold<k>/   (autosynth_ablation --variants)
   ablation/<study name>/                              (autosynth_ablation --study)
+  segmenter/<SegTrainer>__<plans>__<configuration>/   (autosynth_train_segmenter)
+    segmenter_plan.json, dataset.json
+    fold_<k>/checkpoint_{best,final,latest}.pth
+  <run>/<SRC>_to_<TGT>/segmentation_utility/          (autosynth_segmentation_utility)
 ```
 
 The trainer writes this layout and prediction, testing and the ablation read it, so a change of
@@ -19,6 +23,7 @@ from pathlib import Path
 
 from autosynth.dataset.dataset_json import DATASET_JSON_FILE
 from autosynth.experiment_planning.plans import PLANS_FILE, PLANS_NAME
+from autosynth.experiment_planning.segmenter_plan import SEGMENTER_PLAN_FILE
 from autosynth.paths import DatasetNotFoundError, find_dataset_name, results_root
 
 RUN_SEPARATOR = "__"
@@ -30,6 +35,9 @@ MODEL_PLANS_FILE = PLANS_FILE          # copies of the plan and dataset.json in 
 MODEL_DATASET_FILE = DATASET_JSON_FILE
 ABLATION_FOLDER = "ablation"
 DEFAULT_TRAINER = "SynthesisTrainer"
+SEGMENTER_FOLDER = "segmenter"
+SEGMENTER_TRAINER = "SegmentationTrainer"
+UTILITY_FOLDER = "segmentation_utility"
 
 
 class ResultsLayoutError(ValueError):
@@ -160,3 +168,17 @@ def ablation_folder(results_dataset_folder: Path, sources: list[str], target: st
     return (Path(results_dataset_folder) / ABLATION_FOLDER
             / f"{translation_name(sources, target)}{RUN_SEPARATOR}{configuration}"
               f"{RUN_SEPARATOR}fold{fold}")
+
+
+def segmenter_folder(results_dataset_folder: Path, configuration: str,
+                     plans: str = PLANS_NAME, trainer: str = SEGMENTER_TRAINER) -> Path:
+    """``<results>/DatasetXXX/segmenter/SegmentationTrainer__<plans>__<config>``: the tumour
+    segmenter of the utility measurement (outside the ``<run>/<translation>`` pattern, so it is
+    never taken for a synthesis model)."""
+    return Path(results_dataset_folder) / SEGMENTER_FOLDER / run_name(trainer, plans,
+                                                                      configuration)
+
+
+def utility_folder(model: Path) -> Path:
+    """Where ``autosynth_segmentation_utility`` writes a synthesis model's utility."""
+    return Path(model) / UTILITY_FOLDER

@@ -28,6 +28,7 @@ from autosynth.results_layout import trained_model_folders
 from autosynth.utils.files import read_json
 from autosynth.dataset.case_io import CaseReadError, load_case_with_mask
 
+TEST_SET_FOLDER = "test_set"  # <model folder>/test_set: the held-out predictions, scores, figures
 
 @dataclass
 class ModelSelection:
@@ -121,7 +122,7 @@ def evaluate_translation(model: TrainedModel, dataset_json: DatasetJson,
                                       f"{channel:04d} ({dataset_json.channel_names[channel]})")
     inputs = [InputCase(c.case_id, tuple(c.channels[k] for k in source_channels),
                         masks[c.case_id]) for c in cases]
-    folder = model.folder / "test_set"
+    folder = model.folder / TEST_SET_FOLDER
     predict_cohort(inputs, model, folder, settings, num_processes, resume, progress)
     ending = model.dataset_json.file_ending
     pairs = [EvaluationCase(c.case_id, folder / f"{c.case_id}{ending}",
