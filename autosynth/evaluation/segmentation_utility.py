@@ -24,8 +24,10 @@ from autosynth.dataset.dataset_json import DatasetJson
 from autosynth.dataset.image_io import ImageIOError, read_image_on_grid, write_image_like
 from autosynth.evaluation.errors import EvaluationError
 from autosynth.evaluation.overlap import overlap_metrics, regions_of
-from autosynth.evaluation.summary import finite_or_none, mean_sd
-from autosynth.evaluation.utility_table import REAL, difference_key, utility_table
+from autosynth.evaluation.summary import Row, finite_or_none, mean_sd
+from autosynth.evaluation.utility_table import (REAL, difference_key, test_case_metrics,
+                                                utility_table)
+from autosynth.results_layout import utility_folder
 from autosynth.evaluation.held_out import TEST_SET_FOLDER
 from autosynth.inference import InputCase, PredictionSettings, TrainedModel, predict_cohort
 from autosynth.inference.errors import PredictionError
@@ -163,3 +165,20 @@ def write_utility(folder: Path, result: UtilityResult, title: str) -> str:
         iter(result.cases.values()), {})))
     write_text_atomic(folder / f"{SUMMARY_STEM}.md", text)
     return text
+
+
+def add_utility_to_row(row: Row, model: TrainedModel, segmenter: Segmenter,
+                       cases: list[CaseFiles], masks: dict[str, Path],
+                       dataset_json: DatasetJson) -> str:
+    """``autosynth_test --utility``: the utility of the model's test predictions (already in
+    ``<model folder>/test_set``) written beside them and added to the row's cases."""
+    check_same_scale(segmenter, model.target, model.configuration.normalization[model.target],
+                     str(model.folder))
+    folder = utility_folder(model.folder)
+    result = measure_utility(segmenter, cases, masks, dataset_json, model.target,
+                             {"synthetic": model.folder / TEST_SET_FOLDER},
+                             folder / "segmentations")
+    for case in cases:
+        row.cases.setdefault(case.case_id, {}).update(test_case_metrics(
+            result.cases[REAL][case.case_id], result.cases["synthetic"][case.case_id]))
+    return write_utility(folder, result, f"Segmentation utility: {model.describe()}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from autosynth.evaluation.overlap import REGION_KEYS
+from autosynth.evaluation.summary import mean_sd
 
 REAL = "real"
 METRICS = (("dice", "Dice", 3), ("hd95", "HD95 (mm)", 1))
@@ -68,15 +69,15 @@ def test_case_metrics(real: dict[str, float], substitute: dict[str, float]) -> d
     return out
 
 
-def utility_section(lines: dict[str, dict[str, dict[str, float]]],
-                    means: dict[str, dict[str, dict]]) -> list[str]:
-    """The test summary's utility columns: per translation, real vs synthetic per region
-    (empty when no row has them). ``means``: each row's :func:`mean_sd`."""
+def utility_section(lines: dict[str, dict[str, dict[str, float]]]) -> list[str]:
+    """The test summary's utility columns (``lines``: row name -> per-case metrics): per
+    translation, real vs synthetic per region; empty when no row has them."""
     present = {k for cases in lines.values() for m in cases.values() for k in m
                if k.startswith(TEST_PREFIX)}
     keys = [k for k in REGION_KEYS.values() if f"{TEST_PREFIX}dice_{k}" in present]
     if not keys:
         return []
+    means = {name: mean_sd(cases) for name, cases in lines.items()}
     out = ["## Segmentation utility (real vs synthetic target)", ""]
     for key in keys:
         columns = [(f"{m}_{key}_{REAL}", f"{label} real", d) for m, label, d in METRICS] + \
