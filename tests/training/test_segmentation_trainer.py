@@ -128,3 +128,32 @@ def test_real_target_substituted_for_itself_costs_exactly_zero(preprocessed_tiny
         assert set(real) == {"dice_wt", "hd95_wt", "dice_tc", "hd95_tc", "dice_et", "hd95_et"}
     written = tmp_path / "segmentations" / "real" / f"{cases[0].case_id}.nii.gz"
     assert written.is_file()
+
+
+@pytest.mark.slow
+def test_commands_end_to_end(preprocessed_tiny, capsys):
+    from autosynth.cli.test import main as autosynth_test
+    from autosynth.experiment_planning.plans import Plans
+    from tests.inference.model_builders import make_model_folder
+
+    plans = Plans.load(preprocessed_tiny / "preprocessed" / "Dataset042_Tiny" / "plans.json")
+    model = make_model_folder(preprocessed_tiny / "results", ("T1",), "FLAIR", plans=plans)
+    assert utility_main(["-m", str(model), "--no-progress"]) == 2      # no segmenter yet
+    assert "autosynth_train_segmenter -d Dataset042_Tiny" in capsys.readouterr().err
+    _trainer(epochs=1)   # writes the test-sized plan that the command then reads
+    common = ["-d", "42", "--num-workers", "0", "--no-progress"]
+    assert train_main(common + ["--epochs", "1"]) == 0
+    assert train_main(common + ["--epochs", "1"]) == 2                 # refuses to overwrite
+    assert train_main(common + ["--epochs", "2", "--c"]) == 0          # extends it
+    assert utility_main(["-d", "42", "-s", "T1", "-t", "FLAIR", "--no-progress"]) == 0
+    table = (model / "segmentation_utility" / "utility_summary.md").read_text()
+    assert "| real |" in table and "| synthetic |" in table and "Δ WT Dice" in table
+    assert autosynth_test(["-d", "42", "--utility", "--no-figures", "--no-progress"]) == 0
+    summary = (preprocessed_tiny / "results" / "Dataset042_Tiny" / "test_summary.md").read_text()
+    assert "## Segmentation utility (real vs synthetic target)" in summary
+    assert "### WT" in summary and "Dice real" in summary and "Δ Dice" in summary
+    rows = json.loads((preprocessed_tiny / "results" / "Dataset042_Tiny" /
+                       "test_summary.json").read_text())["rows"]
+    case = next(iter(next(iter(rows.values()))["cases"].values()))
+    assert case["utility_delta_dice_wt"] == pytest.approx(
+        case["utility_dice_wt_real"] - case["utility_dice_wt"])
