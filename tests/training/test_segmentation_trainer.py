@@ -139,7 +139,8 @@ def test_commands_end_to_end(preprocessed_tiny, capsys):
     plans = Plans.load(preprocessed_tiny / "preprocessed" / "Dataset042_Tiny" / "plans.json")
     model = make_model_folder(preprocessed_tiny / "results", ("T1",), "FLAIR", plans=plans)
     assert utility_main(["-m", str(model), "--no-progress"]) == 2      # no segmenter yet
-    assert "autosynth_train_segmenter -d Dataset042_Tiny" in capsys.readouterr().err
+    assert "segmenter_plan.json: not found; run autosynth_train_segmenter" in \
+        capsys.readouterr().err
     _trainer(epochs=1)   # writes the test-sized plan that the command then reads
     common = ["-d", "42", "--num-workers", "0", "--no-progress"]
     assert train_main(common + ["--epochs", "1"]) == 0
