@@ -36,7 +36,7 @@ from autosynth.utils.files import read_json
 from dataset_conversion.simulated_brats.cli import main as make_demo_dataset
 
 DATASET_ID = 900
-UTILITY_EPOCHS = 12   # the segmenter plan's default; about 12 min on 2 free CPU cores
+UTILITY_EPOCHS = 12   # the segmenter plan's default (documentation/evaluation.md)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,10 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fold", default="0", help="fold to train (default 0)")
     parser.add_argument("--utility", action="store_true",
                         help="also train the tumour segmenter (autosynth_train_segmenter, "
-                        f"--utility-epochs epochs: about 12 more minutes on 2 free CPU cores "
-                        "with the default) and print the segmentation utility of the model and "
-                        "of both baselines: whole-tumour, core and enhancing Dice and HD95 with "
-                        "the real FLAIR and with each substitute (off by default)")
+                        "--utility-epochs epochs) and print the segmentation utility of the "
+                        "model and of both baselines: whole-tumour, core and enhancing Dice and "
+                        "HD95 with the real FLAIR and with each substitute (off by default). "
+                        "Cost: a segmenter epoch takes about as long as a synthesis epoch "
+                        "(estimated 10 min for the default 12 epochs on 2 free CPU cores; "
+                        "measured 400-900 s per epoch on a machine loaded to a matmul speed of "
+                        "7-32 GFLOP/s), plus segmenting each test case 4 times")
     parser.add_argument("--utility-epochs", type=int, default=UTILITY_EPOCHS,
                         help=f"segmenter epochs with --utility (default {UTILITY_EPOCHS})")
     parser.add_argument("-np", "--num-processes", type=int, default=2,

@@ -37,8 +37,9 @@ def build_train_parser() -> argparse.ArgumentParser:
         "development cases as input. It goes to $AUTOSYNTH_RESULTS/DatasetXXX/"
         f"{layout.SEGMENTER_FOLDER}/{layout.run_name(layout.SEGMENTER_TRAINER, '<plans>', '<config>')}"
         f"/ ({layout.SEGMENTER_PLAN_FILE}, fold_<FOLD>/ with checkpoints, training_log.txt and "
-        "progress.png). An evaluation tool, small and fast by default (about 12 CPU-minutes on "
-        "the demo cohort with 2 free cores): not a BraTS-grade segmenter.")
+        "progress.png). An evaluation tool, small and fast by default (an epoch costs about "
+        "what a synthesis epoch of the configuration costs: an estimated 10 minutes for the 12 "
+        "epochs on the demo cohort with 2 free CPU cores): not a BraTS-grade segmenter.")
     parser.add_argument("-d", "--dataset", required=True, help="dataset id or name")
     parser.add_argument("-c", "--configuration", default="2d",
                         help="planned 2D configuration whose preprocessed data it reads "
