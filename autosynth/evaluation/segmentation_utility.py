@@ -13,6 +13,7 @@ intensity baselines write.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,11 @@ class UtilityResult:
         return finite_or_none({"target": self.target,
                                "regions": {k: list(v) for k, v in self.regions.items()},
                                "summary": self.summary(), "cases": self.cases})
+
+
+def folder_name(name: str) -> str:
+    """``synthetic (model)`` -> ``synthetic_model``: an input's segmentation folder."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") or "input"
 
 
 def _spacing_zyx(geometry) -> tuple[float, float, float]:
@@ -101,7 +107,7 @@ def segment_case(segmenter: Segmenter, case: CaseFiles, mask_file: Path,
             raise EvaluationError(str(err)) from None
         if output is not None:
             write_image_like(labels, case.channels[channels[0]],
-                             output / name.replace(" ", "_") / f"{case.case_id}{ending}",
+                             output / folder_name(name) / f"{case.case_id}{ending}",
                              dtype=np.uint8)
         out[name] = overlap_metrics(reference, labels, spacing, regions)
     return out
