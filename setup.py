@@ -39,6 +39,7 @@ setup(
         "scipy>=1.10",
         "scikit-image>=0.21",
         "tqdm>=4.60",
+        "threadpoolctl>=3.0",  # one BLAS thread where results must not depend on thread count
         "matplotlib>=3.6",
         "pyyaml>=6.0",  # ablation study files (autosynth_ablation --study)
     ],

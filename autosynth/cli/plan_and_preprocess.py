@@ -24,6 +24,7 @@ from autosynth.dataset.case_io import CaseReadError
 from autosynth.preprocessing.case_preprocessing import PreprocessingError
 from autosynth.preprocessing.preprocessor import preprocess_dataset
 from autosynth.preprocessing.properties import PropertiesError
+from autosynth.utils.parallel import worker_pool
 
 KNOWN_ERRORS = (DatasetJsonError, ImageIOError, FingerprintError, PlansError, SplitsError,
                 CaseReadError, PreprocessingError, PropertiesError)
@@ -132,7 +133,8 @@ def _preprocess(args) -> None:
 
 def _run(prog: str, step: Callable, args) -> int:
     try:
-        step(args)
+        with worker_pool(args.num_processes):   # one pool for every step of the run
+            step(args)
     except DatasetNotFoundError as err:
         print(f"{prog}: {err}", file=sys.stderr)
         return 2
