@@ -42,6 +42,9 @@ setup(
         "threadpoolctl>=3.0",  # one BLAS thread where results must not depend on thread count
         "matplotlib>=3.6",
         "pyyaml>=6.0",  # ablation study files (autosynth_ablation --study)
+        # the CPU prediction engine (--engine auto/onnx); torch stays the fallback and the GPU path
+        "onnxruntime>=1.17",
+        "onnx>=1.15",  # torch.onnx.export needs it to write the export
     ],
     extras_require={
         "demo": ["nilearn>=0.10"],

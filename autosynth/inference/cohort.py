@@ -29,7 +29,7 @@ from autosynth.inference.errors import CasesFailedError, PredictionError
 from autosynth.inference.input_cases import InputCase
 from autosynth.inference.model_folder import TrainedModel
 from autosynth.utils.files import read_json, write_json_atomic
-from autosynth.inference import networks
+from autosynth.inference import networks, onnx_engine
 from autosynth.inference.denormalization import (denormalization_parameters,
                                                  intensity_reference)
 from autosynth.utils.parent_death import die_with_parent
@@ -48,6 +48,7 @@ class PredictionSettings:
     device: str = "cpu"
     batch_size: int | None = None
     force_derived_mask: bool = False  # predict even where a derived mask looks like a head
+    engine: str = "auto"   # onnx_engine.ENGINES: auto = ONNX Runtime on the CPU when installed
 
 
 def output_path(folder: Path, case: InputCase, ending: str) -> Path:
@@ -68,6 +69,7 @@ def prediction_info(model: TrainedModel, settings: PredictionSettings,
         else "normalised [0, 1]",
         "target_normalization": asdict(target_plan),
         "slice_axis": model.configuration.slice_axis,
+        "engine": onnx_engine.resolve_engine(settings.engine, settings.device),
     }
 
 
@@ -97,9 +99,13 @@ _WORKER: dict = {}
 
 def _load_predictor(model: TrainedModel, settings: PredictionSettings, checkpoints: list[Path]):
     device = torch.device(settings.device)
+    patch = tuple(model.configuration.patch_size)
+    if onnx_engine.resolve_engine(settings.engine, device) == "onnx":
+        return onnx_engine.OnnxSlicePredictor.from_checkpoints(
+            checkpoints, settings.batch_size, settings.mirror, patch, len(model.sources))
     nets = [networks.load_network(p, device) for p in checkpoints]
     return networks.SlicePredictor(nets, device, settings.batch_size, settings.mirror,
-                                   patch=tuple(model.configuration.patch_size))
+                                   patch=patch)
 
 
 def _init_worker(model_folder: str, settings: PredictionSettings, checkpoints: list[Path],
@@ -183,6 +189,10 @@ def predict_cohort(cases: list[InputCase], model: TrainedModel, output_folder: s
             _collect(map(_predict_in_worker, todo), tally, bar, report)
         else:
             threads = max(1, (os.cpu_count() or 1) // workers)
+            if onnx_engine.resolve_engine(settings.engine, settings.device) == "onnx":
+                for checkpoint in checkpoints:   # export once here, not in every worker
+                    onnx_engine.onnx_model_for(checkpoint, tuple(model.configuration.patch_size),
+                                               len(model.sources))
             context = multiprocessing.get_context("spawn")  # no forked OpenMP state
             with context.Pool(workers, _init_worker, (str(model.folder), settings, checkpoints,
                                                       target_scale, threads,
