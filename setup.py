@@ -49,6 +49,8 @@ setup(
     extras_require={
         "demo": ["nilearn>=0.10"],
         "test": ["pytest>=7", "nilearn>=0.10"],
+        # the Keras/TensorFlow reference of benchmarks/limits.py, never needed to use autosynth
+        "benchmark": ["tensorflow-cpu>=2.16"],
     },
     entry_points={"console_scripts": CONSOLE_SCRIPTS},
 )

@@ -1,5 +1,8 @@
 """Predict one case: the model's own preprocessing, the networks, every step inverted.
 
+Split in two (:func:`prepare_case`, :func:`finish_case`) so that a cohort can read and
+preprocess the next case while the network runs on this one.
+
 read sources (one grid) -> brain mask (file or derived) -> ``preprocess_case`` with the model's
 plan (every slice holding brain kept) -> networks -> ``restore_to_original`` -> clip to [0, 1]
 -> times the brain mask -> (optional) target intensity scale -> written with the first source
@@ -72,11 +75,20 @@ def read_input(case: InputCase, force_derived_mask: bool = False
     return images, brain, geometry
 
 
-def predict_case(case: InputCase, model: TrainedModel,
-                 predict_slices: Callable[[np.ndarray], np.ndarray], output: Path,
-                 target_scale: dict | None = None, force_derived_mask: bool = False
-                 ) -> CaseTimings:
-    """Write ``output`` for ``case``; ``target_scale`` = denormalisation parameters or None."""
+@dataclass
+class PreparedCase:
+    """A case read and preprocessed, waiting for the network (what a reader thread hands on)."""
+
+    case: InputCase
+    data: np.ndarray
+    brain: np.ndarray
+    properties: object
+    timings: CaseTimings
+
+
+def prepare_case(case: InputCase, model: TrainedModel, force_derived_mask: bool = False
+                 ) -> PreparedCase:
+    """Read, check and preprocess ``case`` with the model's plan (every brain slice kept)."""
     timings, clock = CaseTimings(), time.perf_counter()
     images, brain, geometry = read_input(case, force_derived_mask)
     if not brain.any():
@@ -89,18 +101,32 @@ def predict_case(case: InputCase, model: TrainedModel,
             configuration=model.configuration_name, null_slice_fraction=0.0)
     except PreprocessingError as err:
         raise PredictionError(str(err)) from None
-    del images
-    timings.preprocess, clock = time.perf_counter() - clock, time.perf_counter()
-    prediction = predict_slices(data)
-    timings.slices = int(data.shape[1])
-    timings.network, clock = time.perf_counter() - clock, time.perf_counter()
-    restored = restore_to_original(prediction, properties, order=3)
-    np.clip(restored, 0.0, 1.0, out=restored)
-    restored *= brain
-    if target_scale is not None:
+    timings.preprocess = time.perf_counter() - clock
+    return PreparedCase(case, data, brain, properties, timings)
 
-        restored = to_target_scale(restored, target_scale, brain)
+
+def finish_case(prepared: PreparedCase, predict_slices: Callable[[np.ndarray], np.ndarray],
+                output: Path, target_scale: dict | None = None) -> CaseTimings:
+    """Run the networks on a prepared case, invert every step and write ``output``."""
+    timings, clock = prepared.timings, time.perf_counter()
+    prediction = predict_slices(prepared.data)
+    timings.slices = int(prepared.data.shape[1])
+    timings.network, clock = time.perf_counter() - clock, time.perf_counter()
+    restored = restore_to_original(prediction, prepared.properties, order=3)
+    np.clip(restored, 0.0, 1.0, out=restored)
+    restored *= prepared.brain
+    if target_scale is not None:
+        restored = to_target_scale(restored, target_scale, prepared.brain)
     timings.restore, clock = time.perf_counter() - clock, time.perf_counter()
-    write_image_like(restored, case.sources[0], output)
+    write_image_like(restored, prepared.case.sources[0], output)
     timings.write = time.perf_counter() - clock
     return timings
+
+
+def predict_case(case: InputCase, model: TrainedModel,
+                 predict_slices: Callable[[np.ndarray], np.ndarray], output: Path,
+                 target_scale: dict | None = None, force_derived_mask: bool = False
+                 ) -> CaseTimings:
+    """Write ``output`` for ``case``; ``target_scale`` = denormalisation parameters or None."""
+    return finish_case(prepare_case(case, model, force_derived_mask), predict_slices, output,
+                       target_scale)

@@ -15,15 +15,17 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 from tqdm import tqdm
 
 from autosynth import results_layout as layout
-from autosynth.inference.case_prediction import CaseTimings, predict_case
+from autosynth.inference.case_prediction import (CaseTimings, PreparedCase, finish_case,
+                                                 prepare_case)
 from autosynth.inference.case_lock import claim
 from autosynth.inference.errors import CasesFailedError, PredictionError
 from autosynth.inference.input_cases import InputCase
@@ -130,12 +132,22 @@ class _Tally:
     elsewhere: int = 0  # locked by another live run
 
 
-def _predict_in_worker(job: tuple[InputCase, Path, bool]
+def _prepare(job: tuple[InputCase, Path, bool]) -> PreparedCase | None:
+    """Read and preprocess a case ahead of its turn (None: already done, with resume)."""
+    case, output, resume = job
+    if resume and output.is_file():
+        return None
+    return prepare_case(case, _WORKER["model"], _WORKER["settings"].force_derived_mask)
+
+
+def _predict_in_worker(job: tuple[InputCase, Path, bool],
+                       prepared: Future | None = None
                        ) -> tuple[str, str, CaseTimings | None, str]:
     """(case id, outcome, timings, error message); errors travel back as text.
 
     The case is claimed first: one held by another run is left to it (ELSEWHERE), and with
-    ``resume`` one finished meanwhile by another run is not redone (DONE).
+    ``resume`` one finished meanwhile by another run is not redone (DONE). ``prepared`` is the
+    case already being read by :func:`_read_ahead`'s thread, if any.
     """
     case, output, resume = job
     lock = claim(output)
@@ -144,13 +156,24 @@ def _predict_in_worker(job: tuple[InputCase, Path, bool]
     try:
         if resume and output.is_file():
             return case.case_id, DONE, None, ""
-        return case.case_id, PREDICTED, predict_case(
-            case, _WORKER["model"], _WORKER["predictor"], output, _WORKER["target_scale"],
-            _WORKER["settings"].force_derived_mask), ""
+        ready = prepared.result() if prepared is not None else _prepare(job)
+        return case.case_id, PREDICTED, finish_case(
+            ready, _WORKER["predictor"], output, _WORKER["target_scale"]), ""
     except PredictionError as err:
         return case.case_id, FAILED, None, str(err)
     finally:
         lock.release()
+
+
+def _read_ahead(todo: list) -> Iterator[tuple[str, str, CaseTimings | None, str]]:
+    """Predict ``todo`` in order while one thread reads and preprocesses the next case (the
+    network releases the GIL), so reading no longer waits for the network."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as reader:
+        ahead = reader.submit(_prepare, todo[0]) if todo else None
+        for index, job in enumerate(todo):
+            current = ahead
+            ahead = reader.submit(_prepare, todo[index + 1]) if index + 1 < len(todo) else None
+            yield _predict_in_worker(job, current)
 
 
 # ---------------------------------------------------------------------------- the cohort
@@ -186,7 +209,7 @@ def predict_cohort(cases: list[InputCase], model: TrainedModel, output_folder: s
         elif workers == 1:
             _WORKER.update(model=model, target_scale=target_scale, settings=settings,
                            predictor=_load_predictor(model, settings, checkpoints))
-            _collect(map(_predict_in_worker, todo), tally, bar, report)
+            _collect(_read_ahead(todo), tally, bar, report)
         else:
             threads = max(1, (os.cpu_count() or 1) // workers)
             if onnx_engine.resolve_engine(settings.engine, settings.device) == "onnx":
