@@ -45,12 +45,18 @@ setup(
         "scipy>=1.10",
         "scikit-image>=0.21",
         "tqdm>=4.60",
+        "threadpoolctl>=3.0",  # one BLAS thread where results must not depend on thread count
         "matplotlib>=3.6",
         "pyyaml>=6.0",  # ablation study files (autosynth_ablation --study)
+        # the CPU prediction engine (--engine auto/onnx); torch stays the fallback and the GPU path
+        "onnxruntime>=1.17",
+        "onnx>=1.15",  # torch.onnx.export needs it to write the export
     ],
     extras_require={
         "demo": ["nilearn>=0.10"],
         "test": ["pytest>=7", "nilearn>=0.10"],
+        # the Keras/TensorFlow reference of benchmarks/limits.py, never needed to use autosynth
+        "benchmark": ["tensorflow-cpu>=2.16"],
     },
     entry_points={"console_scripts": CONSOLE_SCRIPTS},
 )

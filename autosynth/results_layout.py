@@ -127,6 +127,18 @@ def checkpoint_path(model: Path, fold: int | str, checkpoint: str) -> Path:
     return folder_of_fold(model, fold) / checkpoint_name(checkpoint)
 
 
+def exported_model_path(checkpoint_file: Path) -> Path:
+    """The ONNX export of a checkpoint, next to it: ``checkpoint_best.pth`` ->
+    ``checkpoint_best.onnx`` (written by the prediction engine on first use)."""
+    return Path(checkpoint_file).with_suffix(".onnx")
+
+
+def exported_model_info_path(checkpoint_file: Path) -> Path:
+    """What the export was made from (``checkpoint_best.onnx.json``): a changed checkpoint
+    is exported again."""
+    return Path(checkpoint_file).with_suffix(".onnx.json")
+
+
 def available_folds(model: Path, checkpoint: str = "best") -> list[str]:
     """Fold names (``0``-``4``, ``all``) whose folder holds the checkpoint, sorted."""
     name = checkpoint_name(checkpoint)

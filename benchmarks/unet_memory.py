@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from autosynth.architectures import UNetConfig
-from autosynth.architectures.memory import calibrate
+from autosynth.architectures.memory_measurement import calibrate
 
 VARIANTS = {"paper": {}, "transposed": {"upsampling": "transposed"},
             "batch_norm": {"norm": "batch"}}

@@ -13,7 +13,7 @@ _EXPORTS = {
     "UNet2D": "unet2d", "build_network": "unet2d", "count_parameters": "unet2d",
     "PAPER_PARAMETER_COUNT": "unet2d",
     "ActivationMemory": "memory", "estimate_activation_memory": "memory",
-    "measure_saved_bytes": "memory",
+    "measure_saved_bytes": "memory_measurement",
 }
 __all__ = sorted(_EXPORTS)
 

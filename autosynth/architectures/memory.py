@@ -10,20 +10,24 @@ dominated by the tensors autograd keeps for backward; this module counts them op
   keeps the noise in the activation dtype. The dropout output is kept by the next conv.
 
 Tensors sharing a storage (in-place ReLU on a conv output, the pool input that is also the ReLU
-output) count once. :func:`measure_saved_bytes` sums what autograd really saves
-(``saved_tensors_hooks``, parameters excluded) to calibrate the estimate.
+output) count once. :func:`autosynth.architectures.memory_measurement.measure_saved_bytes` sums
+what autograd really saves (``saved_tensors_hooks``, parameters excluded) to calibrate the
+estimate. This module does not import torch: the planner imports it, and the planner runs in
+preprocessing processes that should not pay torch's start-up.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-from torch import nn
-
 from autosynth.architectures.config import UNetConfig
-from autosynth.architectures.unet2d import build_network
 
 MIB = 2 ** 20
+ELEMENT_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
+
+
+def element_bytes(dtype) -> int:
+    """Bytes per element of a dtype given as a torch dtype or its name ("float32")."""
+    return ELEMENT_BYTES[str(dtype).replace("torch.", "")]
 
 
 @dataclass(frozen=True)
@@ -34,12 +38,12 @@ class ActivationMemory:
     mask_elements: int       # dropout masks (1 byte on CUDA, activation dtype on CPU)
     index_elements: int      # max-pool indices (int64)
 
-    def bytes(self, dtype: torch.dtype = torch.float32, device_type: str = "cuda") -> int:
-        size = torch.empty((), dtype=dtype).element_size()
+    def bytes(self, dtype="float32", device_type: str = "cuda") -> int:
+        size = element_bytes(dtype)
         mask_size = 1 if device_type == "cuda" else size
         return self.float_elements * size + self.mask_elements * mask_size + self.index_elements * 8
 
-    def mib(self, dtype: torch.dtype = torch.float32, device_type: str = "cuda") -> float:
+    def mib(self, dtype="float32", device_type: str = "cuda") -> float:
         return self.bytes(dtype, device_type) / MIB
 
 
@@ -78,41 +82,3 @@ def estimate_activation_memory(config: UNetConfig, height: int, width: int,
         total["float"] += config.output_channels * pixels[0]
     return ActivationMemory(total["float"] * batch_size, total["mask"] * batch_size,
                             total["index"] * batch_size)
-
-
-def measure_saved_bytes(model: nn.Module, x: torch.Tensor) -> int:
-    """Bytes of distinct storages autograd saves in ``model(x)`` (parameters and buffers
-    excluded). A storage is counted whole, once, however many saved tensors view it."""
-    weights = list(model.parameters()) + list(model.buffers())
-    skip = {t.untyped_storage().data_ptr() for t in weights}
-    storages: dict[int, int] = {}
-
-    def pack(tensor: torch.Tensor) -> torch.Tensor:
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in skip:
-            storages[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        out = model(x.requires_grad_(False))
-    del out
-    return sum(storages.values())
-
-
-def calibrate(config: UNetConfig, height: int = 224, width: int = 224,
-              dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.bfloat16)) -> list[dict]:
-    """Estimate vs measurement on this (CPU) machine, one row per dtype, in MiB per slice."""
-
-    rows = []
-    estimate = estimate_activation_memory(config, height, width)
-    for dtype in dtypes:
-        torch.manual_seed(0)
-        model = build_network(config).to(dtype).train()
-        x = torch.rand(1, config.input_channels, height, width, dtype=dtype)
-        measured = measure_saved_bytes(model, x)
-        rows.append({"dtype": str(dtype).replace("torch.", ""), "height": height, "width": width,
-                     "estimated_cpu_mib": estimate.mib(dtype, "cpu"),
-                     "measured_cpu_mib": measured / MIB,
-                     "estimated_cuda_mib": estimate.mib(dtype, "cuda")})
-    return rows
-

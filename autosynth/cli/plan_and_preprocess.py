@@ -24,10 +24,13 @@ from autosynth.dataset.case_io import CaseReadError
 from autosynth.preprocessing.case_preprocessing import PreprocessingError
 from autosynth.preprocessing.preprocessor import preprocess_dataset
 from autosynth.preprocessing.properties import PropertiesError
+from autosynth.utils.parallel import worker_pool
 
 KNOWN_ERRORS = (DatasetJsonError, ImageIOError, FingerprintError, PlansError, SplitsError,
                 CaseReadError, PreprocessingError, PropertiesError)
-DEFAULT_PROCESSES = max(1, min(4, os.cpu_count() or 1))
+# On the 2-core development machine -np 2 took 1.15x as long as -np 1 (2026-12-02, 4 BraTS-sized
+# cases, benchmarks/limits.py, documentation/benchmarks.md): one worker per two cores, at most 4
+DEFAULT_PROCESSES = max(1, min(4, (os.cpu_count() or 1) // 2))
 
 
 # ----------------------------------------------------------------------------- options
@@ -38,7 +41,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         "$AUTOSYNTH_PREPROCESSED/<name>/")
     parser.add_argument("-np", "--num-processes", type=int, default=DEFAULT_PROCESSES,
                         help="worker processes, each holding one case at a time (memory grows "
-                        "with this number; default: min(4, CPU count))")
+                        "with this number; default: half the CPU count, at most 4, at least 1)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
@@ -132,7 +135,8 @@ def _preprocess(args) -> None:
 
 def _run(prog: str, step: Callable, args) -> int:
     try:
-        step(args)
+        with worker_pool(args.num_processes):   # one pool for every step of the run
+            step(args)
     except DatasetNotFoundError as err:
         print(f"{prog}: {err}", file=sys.stderr)
         return 2

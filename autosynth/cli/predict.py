@@ -15,6 +15,7 @@ from autosynth.inference import (PredictionError, PredictionSettings, TrainedMod
                                  discover_input_cases, predict_cohort, select_part)
 from autosynth.inference.cohort import STD_FOLDER
 from autosynth.inference.inference_information import FindBestError, read_inference_information
+from autosynth.inference.onnx_engine import ENGINES
 from autosynth.paths import DatasetNotFoundError
 
 PROG = "autosynth_predict"
@@ -107,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=int, default=None,
                      help="slices per forward pass (default 4 on CPU, 32 on GPU; measured in "
                      "benchmarks/inference.py)")
+    run.add_argument("--engine", choices=ENGINES, default="auto",
+                     help="what runs the network: onnx (ONNX Runtime, CPU only; each fold is "
+                     "exported to checkpoint_*.onnx next to its checkpoint on first use and "
+                     "checked against torch), torch, or auto (default: onnx on the CPU when "
+                     "onnxruntime is installed, torch otherwise and on GPUs)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
 
@@ -183,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
                                       mirror=args.tta, denormalize=args.denormalize,
                                       device=resolve_device(args.device),
                                       batch_size=args.batch_size,
-                                      force_derived_mask=args.force_derived_mask)
+                                      force_derived_mask=args.force_derived_mask,
+                                      engine=args.engine)
         result = predict_cohort(part, models, args.output, settings, args.num_processes,
                                 args.resume, progress=not args.no_progress,
                                 report=_report_case)

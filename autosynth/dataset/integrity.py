@@ -10,21 +10,18 @@ SimpleITK is used for what it reads reliably: the header geometry.
 from __future__ import annotations
 
 import gzip
-import os
 import zlib
 from dataclasses import dataclass
-from multiprocessing import Pool
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import SimpleITK as sitk
-from tqdm import tqdm
 
 from autosynth.dataset.cases import CaseFiles, discover_cases, split_channel_name, strip_ending
 from autosynth.dataset.dataset_json import DATASET_JSON_FILE, DatasetJson, DatasetJsonError
 from autosynth.dataset.image_io import Geometry
-from autosynth.utils.parent_death import die_with_parent
+from autosynth.utils.parallel import map_cases
 
 GEOMETRY_RTOL = 1e-4
 
@@ -226,13 +223,7 @@ def verify_dataset(folder: str | Path, num_processes: int = 1,
             problems.append(Problem(dataset_json_path, f"numTraining is {dj.numTraining} but "
                                                        f"imagesTr holds {len(cases)} case(s)"))
         jobs += [(c, expected, dj.channel_names, dj.file_ending, folder, subset) for c in cases]
-    bar = dict(total=len(jobs), desc="verify", unit="case", disable=not progress)
-    if num_processes > 1 and len(jobs) > 1:
-        with Pool(min(num_processes, len(jobs)), die_with_parent, (os.getpid(),)) as pool:
-            results = list(tqdm(pool.imap(_check_case_star, jobs), **bar))
-    else:
-        results = [_check_case_star(job) for job in tqdm(jobs, **bar)]
-    for result in results:
+    for result in map_cases(_check_case_star, jobs, num_processes, progress, "verify"):
         problems.extend(result)
     return problems
 

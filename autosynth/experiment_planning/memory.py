@@ -20,8 +20,6 @@ from __future__ import annotations
 import dataclasses
 import math
 
-import torch
-
 from autosynth.architectures.config import UNetConfig
 from autosynth.architectures.memory import estimate_activation_memory
 
@@ -62,7 +60,7 @@ def activation_mib_per_slice(patch, network: UNetConfig, precision: str = "float
 
     config = dataclasses.replace(network, input_channels=in_channels, output_channels=out_channels)
     kept = estimate_activation_memory(config, int(patch[0]), int(patch[1])).bytes(
-        getattr(torch, precision), device_type="cpu")
+        precision, device_type="cpu")
     transient = _largest_gradient_pair(tuple(patch), network, in_channels)
     return (kept + transient * BYTES_PER_ELEMENT[precision]) / MIB
 

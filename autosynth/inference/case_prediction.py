@@ -1,5 +1,8 @@
 """Predict one case: the model's own preprocessing, the networks, every step inverted.
 
+Split in two (:func:`prepare_case`, :func:`finish_case`) so that a cohort can read and
+preprocess the next case while the network runs on this one.
+
 read sources (one grid) -> brain mask (file or derived) -> ``preprocess_case`` with the model's
 plan (every slice holding brain kept) -> networks -> ``restore_to_original`` -> clip to [0, 1]
 -> times the brain mask -> (an ensemble of model folders: the mean of each one's result) ->
@@ -84,21 +87,47 @@ class Member:
     passes: list[Callable[[np.ndarray], np.ndarray]] = field(default_factory=list)
 
 
-def restored_prediction(images: np.ndarray, brain: np.ndarray, geometry, case_id: str,
-                        model: TrainedModel, predict_slices: Callable[[np.ndarray], np.ndarray],
-                        timings: CaseTimings, passes: list[Callable] = ()
-                        ) -> tuple[np.ndarray, list[np.ndarray]]:
+@dataclass
+class PreparedCase:
+    """A case read and preprocessed for every model, waiting for the networks (what a reader
+    thread hands on): per model, its preprocessed arrays and their properties."""
+
+    case: InputCase
+    brain: np.ndarray
+    inputs: list[tuple[np.ndarray, object]]
+    timings: CaseTimings
+
+
+def prepare_case(case: InputCase, models: list[TrainedModel] | TrainedModel,
+                 force_derived_mask: bool = False) -> PreparedCase:
+    """Read, check and preprocess ``case`` with each model's plan (every brain slice kept)."""
+    models = [models] if isinstance(models, TrainedModel) else list(models)
+    timings, clock = CaseTimings(), time.perf_counter()
+    images, brain, geometry = read_input(case, force_derived_mask)
+    if not brain.any():
+        raise PredictionError(f"case {case.case_id}: the brain mask is empty "
+                              f"({case.mask or 'derived from all-zero images'})")
+    timings.read, clock = time.perf_counter() - clock, time.perf_counter()
+    inputs = []
+    for model in models:
+        try:
+            data, _, _, properties = preprocess_case(
+                images, brain, geometry, model.configuration, model.sources,
+                case_id=case.case_id, configuration=model.configuration_name,
+                null_slice_fraction=0.0)
+        except PreprocessingError as err:
+            raise PredictionError(str(err)) from None
+        inputs.append((data, properties))
+    timings.preprocess = time.perf_counter() - clock
+    return PreparedCase(case, brain, inputs, timings)
+
+
+def restored_outputs(data: np.ndarray, properties, brain: np.ndarray,
+                     predict_slices: Callable[[np.ndarray], np.ndarray], timings: CaseTimings,
+                     passes: list[Callable] = ()) -> tuple[np.ndarray, list[np.ndarray]]:
     """One model's prediction on the input grid, clipped to [0, 1] and 0 outside the brain,
-    and the same for each of ``passes`` (the model's own preprocessing, every step inverted)."""
+    and the same for each of ``passes``."""
     clock = time.perf_counter()
-    try:
-        data, _, _, properties = preprocess_case(
-            images, brain, geometry, model.configuration, model.sources, case_id=case_id,
-            configuration=model.configuration_name, null_slice_fraction=0.0)
-    except PreprocessingError as err:
-        raise PredictionError(str(err)) from None
-    timings.preprocess, clock = timings.preprocess + time.perf_counter() - clock, \
-        time.perf_counter()
     outputs = [predict_slices(data)] + [one(data) for one in passes]
     timings.slices = int(data.shape[1])
     timings.network, clock = timings.network + time.perf_counter() - clock, time.perf_counter()
@@ -112,39 +141,42 @@ def restored_prediction(images: np.ndarray, brain: np.ndarray, geometry, case_id
     return restored[0], restored[1:]
 
 
-def predict_case(case: InputCase, members: list[Member], output: Path,
-                 target_scale: dict | None = None, force_derived_mask: bool = False,
-                 std_output: Path | None = None) -> CaseTimings:
-    """Write ``output`` for ``case``: the mean of the ``members``' predictions (each with its own
-    preprocessing, on the input grid); ``target_scale`` = denormalisation parameters or None.
+def finish_case(prepared: PreparedCase, members: list[Member], output: Path,
+                target_scale: dict | None = None, std_output: Path | None = None
+                ) -> CaseTimings:
+    """Write ``output``: the mean of the ``members``' predictions (each on its own
+    preprocessing, back on the input grid); ``target_scale`` = denormalisation parameters.
 
     With ``std_output``, also the voxel-wise standard deviation over every member's passes
     (folds, mirrored passes), on the same grid and scale, written before the prediction so that
     an existing prediction means a finished case.
     """
-    timings, clock = CaseTimings(), time.perf_counter()
-    images, brain, geometry = read_input(case, force_derived_mask)
-    if not brain.any():
-        raise PredictionError(f"case {case.case_id}: the brain mask is empty "
-                              f"({case.mask or 'derived from all-zero images'})")
-    timings.read = time.perf_counter() - clock
+    timings = prepared.timings
     means, passes = [], []
-    for member in members:
-        mean, alone = restored_prediction(images, brain, geometry, case.case_id, member.model,
-                                          member.predict_slices, timings,
-                                          member.passes if std_output else ())
+    for member, (data, properties) in zip(members, prepared.inputs):
+        mean, alone = restored_outputs(data, properties, prepared.brain, member.predict_slices,
+                                       timings, member.passes if std_output else ())
         means.append(mean)
         passes += alone
-    del images
     clock = time.perf_counter()
     restored = average_predictions(means)
     if target_scale is not None:
-        restored = to_target_scale(restored, target_scale, brain)
-        passes = [to_target_scale(p, target_scale, brain) for p in passes]
+        restored = to_target_scale(restored, target_scale, prepared.brain)
+        passes = [to_target_scale(p, target_scale, prepared.brain) for p in passes]
     timings.restore += time.perf_counter() - clock
     clock = time.perf_counter()
     if std_output is not None:
-        write_image_like(std_over_passes(passes), case.sources[0], std_output)
-    write_image_like(restored, case.sources[0], output)
+        write_image_like(std_over_passes(passes), prepared.case.sources[0], std_output)
+    write_image_like(restored, prepared.case.sources[0], output)
     timings.write = time.perf_counter() - clock
     return timings
+
+
+
+def predict_case(case: InputCase, members: list[Member], output: Path,
+                 target_scale: dict | None = None, force_derived_mask: bool = False,
+                 std_output: Path | None = None) -> CaseTimings:
+    """Read, preprocess, predict and write one case (:func:`prepare_case` then
+    :func:`finish_case`)."""
+    prepared = prepare_case(case, [m.model for m in members], force_derived_mask)
+    return finish_case(prepared, members, output, target_scale, std_output)

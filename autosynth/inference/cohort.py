@@ -19,21 +19,23 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 from tqdm import tqdm
 
 from autosynth import results_layout as layout
-from autosynth.inference.case_prediction import CaseTimings, Member, predict_case
+from autosynth.inference.case_prediction import (CaseTimings, Member, PreparedCase,
+                                                 finish_case, prepare_case)
 from autosynth.inference.case_lock import claim
 from autosynth.inference.errors import CasesFailedError, PredictionError
 from autosynth.inference.input_cases import InputCase
 from autosynth.inference.model_folder import TrainedModel
 from autosynth.utils.files import read_json, write_json_atomic
-from autosynth.inference import networks
+from autosynth.inference import networks, onnx_engine
 from autosynth.inference.ensemble import single_passes
 from autosynth.inference.denormalization import (denormalization_parameters,
                                                  intensity_reference)
@@ -55,6 +57,7 @@ class PredictionSettings:
     batch_size: int | None = None
     force_derived_mask: bool = False  # predict even where a derived mask looks like a head
     save_std: bool = False  # also write the standard deviation over folds and mirrored passes
+    engine: str = "auto"   # onnx_engine.ENGINES: auto = ONNX Runtime on the CPU when installed
 
 
 def output_path(folder: Path, case: InputCase, ending: str) -> Path:
@@ -92,6 +95,7 @@ def prediction_info(models: TrainedModel | list[TrainedModel], settings: Predict
         else "normalised [0, 1]",
         "target_normalization": asdict(target_plan),
         "slice_axis": model.configuration.slice_axis,
+        "engine": onnx_engine.resolve_engine(settings.engine, settings.device),
     }
 
 
@@ -136,11 +140,20 @@ def _start_info(output_folder: Path, info: dict, resume: bool) -> None:
 _WORKER: dict = {}
 
 
+def network_channels(model: TrainedModel) -> int:
+    """Input channels of the model's networks (for a network that does not describe them)."""
+    return len(model.sources)
+
+
 def _load_predictor(model: TrainedModel, settings: PredictionSettings, checkpoints: list[Path]):
     device = torch.device(settings.device)
+    patch = tuple(model.configuration.patch_size)
+    if onnx_engine.resolve_engine(settings.engine, device) == "onnx":
+        return onnx_engine.OnnxSlicePredictor.from_checkpoints(
+            checkpoints, settings.batch_size, settings.mirror, patch, network_channels(model))
     nets = [networks.load_network(p, device) for p in checkpoints]
     return networks.SlicePredictor(nets, device, settings.batch_size, settings.mirror,
-                                   patch=tuple(model.configuration.patch_size))
+                                   patch=patch)
 
 
 def _load_members(models: list[TrainedModel], settings: PredictionSettings,
@@ -176,12 +189,23 @@ class _Tally:
     elsewhere: int = 0  # locked by another live run
 
 
-def _predict_in_worker(job: tuple[InputCase, Path, bool, Path | None]
+def _prepare(job: tuple[InputCase, Path, bool, Path | None]) -> PreparedCase | None:
+    """Read and preprocess a case ahead of its turn (None: already done, with resume)."""
+    case, output, resume, _ = job
+    if resume and output.is_file():
+        return None
+    return prepare_case(case, [m.model for m in _WORKER["members"]],
+                        _WORKER["settings"].force_derived_mask)
+
+
+def _predict_in_worker(job: tuple[InputCase, Path, bool, Path | None],
+                       prepared: Future | None = None
                        ) -> tuple[str, str, CaseTimings | None, str]:
     """(case id, outcome, timings, error message); errors travel back as text.
 
     The case is claimed first: one held by another run is left to it (ELSEWHERE), and with
-    ``resume`` one finished meanwhile by another run is not redone (DONE).
+    ``resume`` one finished meanwhile by another run is not redone (DONE). ``prepared`` is the
+    case already being read by :func:`_read_ahead`'s thread, if any.
     """
     case, output, resume, std_output = job
     lock = claim(output)
@@ -190,13 +214,24 @@ def _predict_in_worker(job: tuple[InputCase, Path, bool, Path | None]
     try:
         if resume and output.is_file():
             return case.case_id, DONE, None, ""
-        return case.case_id, PREDICTED, predict_case(
-            case, _WORKER["members"], output, _WORKER["target_scale"],
-            _WORKER["settings"].force_derived_mask, std_output), ""
+        ready = prepared.result() if prepared is not None else _prepare(job)
+        return case.case_id, PREDICTED, finish_case(
+            ready, _WORKER["members"], output, _WORKER["target_scale"], std_output), ""
     except PredictionError as err:
         return case.case_id, FAILED, None, str(err)
     finally:
         lock.release()
+
+
+def _read_ahead(todo: list) -> Iterator[tuple[str, str, CaseTimings | None, str]]:
+    """Predict ``todo`` in order while one thread reads and preprocesses the next case (the
+    network releases the GIL), so reading no longer waits for the network."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as reader:
+        ahead = reader.submit(_prepare, todo[0]) if todo else None
+        for index, job in enumerate(todo):
+            current = ahead
+            ahead = reader.submit(_prepare, todo[index + 1]) if index + 1 < len(todo) else None
+            yield _predict_in_worker(job, current)
 
 
 # ---------------------------------------------------------------------------- the cohort
@@ -238,9 +273,14 @@ def predict_cohort(cases: list[InputCase], model: TrainedModel | list[TrainedMod
         elif workers == 1:
             _WORKER.update(members=_load_members(models, settings, checkpoints),
                            target_scale=target_scale, settings=settings)
-            _collect(map(_predict_in_worker, todo), tally, bar, report)
+            _collect(_read_ahead(todo), tally, bar, report)
         else:
             threads = max(1, (os.cpu_count() or 1) // workers)
+            if onnx_engine.resolve_engine(settings.engine, settings.device) == "onnx":
+                for member, files in zip(models, checkpoints):  # export once, not per worker
+                    for checkpoint in files:
+                        onnx_engine.onnx_model_for(checkpoint, tuple(
+                            member.configuration.patch_size), network_channels(member))
             context = multiprocessing.get_context("spawn")  # no forked OpenMP state
             with context.Pool(workers, _init_worker, ([str(m.folder) for m in models], settings,
                                                       checkpoints, target_scale, threads,

@@ -57,6 +57,8 @@ class MirroredNetwork(nn.Module):
 def single_passes(predictor: SlicePredictor) -> list[SlicePredictor]:
     """Each fold (and, with ``mirror``, each fold's mirrored pass) as its own predictor: the
     passes whose spread ``--save-std`` reports."""
+    if hasattr(predictor, "single_passes"):  # the ONNX Runtime predictor
+        return predictor.single_passes()
     passes = []
     for network in predictor.networks:
         variants = [network, MirroredNetwork(network)] if predictor.mirror else [network]

@@ -31,6 +31,7 @@ from autosynth.training import distributed as ddp
 from autosynth.training.checkpointing import load_checkpoint, save_checkpoint
 from autosynth.training.data_loading import SliceBatchLoader, fixed_validation_batches
 from autosynth.training.early_stopping import EarlyStopping
+from autosynth.training.micro_batch import fastest_micro_batch, forward_in_micro_batches
 from autosynth.training.training_log import TrainingHistory, log_line
 from autosynth.utils.files import interrupted_writes
 
@@ -58,6 +59,7 @@ class SynthesisTrainer:
         self.num_workers = (min(2, os.cpu_count() or 1) if num_workers is None else num_workers)
         self.compile_network = compile_network
         self.progress = progress and distributed.is_main
+        self.val_micro_batch: int | None = None   # measured on the first validation batch
         self.output_folder = run.output_folder
         self.history = TrainingHistory()
         self.early_stopping = EarlyStopping(self.schedule.patience)
@@ -173,6 +175,15 @@ class SynthesisTrainer:
             self.optimizer.step()
         return total
 
+    def _choose_val_micro_batch(self, data: torch.Tensor) -> None:
+        """The fastest forward micro-batch on the CPU (the whole batch on a GPU)."""
+        if self.device.type != "cpu":
+            self.val_micro_batch = data.shape[0]
+            return
+        self.val_micro_batch, rates = fastest_micro_batch(self.network, data)
+        self.log(f"validation micro-batch {self.val_micro_batch}, the fastest here (slices/s: "
+                 + ", ".join(f"{m}: {r:.1f}" for m, r in rates.items()) + ")")
+
     @torch.inference_mode()
     def validate(self) -> tuple[float, float]:
         """Validation loss and PSNR (data range 1) over the fixed validation slices.
@@ -183,8 +194,11 @@ class SynthesisTrainer:
         losses, squared_errors, weights = [], [], []
         for batch in self.val_batches[self.dist.rank::self.dist.world_size]:
             data, target = self._tensor(batch["data"]), self._tensor(batch["target"])
+            if self.val_micro_batch is None:
+                self._choose_val_micro_batch(data)
             with context.autocast(self.device):
-                output = self.network(data).float()
+                output = forward_in_micro_batches(self.network, data,
+                                                  self.val_micro_batch).float()
             losses.append(self.loss(output, target).item() * data.shape[0])
             squared_errors.append(torch.mean((output - target) ** 2).item() * data.shape[0])
             weights.append(data.shape[0])

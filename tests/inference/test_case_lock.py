@@ -72,15 +72,15 @@ from pathlib import Path
 import autosynth.inference.cohort as cohort
 
 log, ready, others = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-real = cohort.predict_case
+real = cohort.finish_case
 
-def counted(case, *args, **kwargs):
+def counted(prepared, *args, **kwargs):
     with open(log, "a") as f:
-        f.write(f"{os.getpid()} {case.case_id}\\n")
+        f.write(f"{os.getpid()} {prepared.case.case_id}\\n")
     time.sleep(0.5)
-    return real(case, *args, **kwargs)
+    return real(prepared, *args, **kwargs)
 
-cohort.predict_case = counted
+cohort.finish_case = counted
 (ready / str(os.getpid())).touch()
 while len(list(ready.iterdir())) < others:   # start together
     time.sleep(0.05)
