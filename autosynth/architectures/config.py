@@ -88,6 +88,11 @@ class UNetConfig:
         """H and W must be multiples of this (one 2x2 pooling per stage transition)."""
         return 2 ** (self.num_stages - 1)
 
+    @property
+    def shape_divisors(self) -> tuple[int, ...]:
+        """Per spatial axis, what its size must be a multiple of."""
+        return (self.shape_divisor,) * self.dimensions
+
     def encoder_dropout(self, stage: int) -> float:
         return self.dropout_per_stage[stage] if self.dropout_in in ("encoder", "both") else 0.0
 

@@ -98,8 +98,8 @@ _WORKER: dict = {}
 def _load_predictor(model: TrainedModel, settings: PredictionSettings, checkpoints: list[Path]):
     device = torch.device(settings.device)
     nets = [networks.load_network(p, device) for p in checkpoints]
-    return networks.SlicePredictor(nets, device, settings.batch_size, settings.mirror,
-                                   patch=tuple(model.configuration.patch_size))
+    return networks.SlicePredictor.for_configuration(nets, model.configuration, device,
+                                                     settings.batch_size, settings.mirror)
 
 
 def _init_worker(model_folder: str, settings: PredictionSettings, checkpoints: list[Path],

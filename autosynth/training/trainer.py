@@ -97,9 +97,11 @@ class SynthesisTrainer:
         random.seed(seed)
         self.network_config = dataclasses.replace(
             self.configure_network(self.config.network),
-            input_channels=len(self.run.source_channels), output_channels=1)
+            input_channels=len(self.run.source_channels) * self.config.context_slices,
+            output_channels=1)
         self.network = build_network(self.network_config).to(self.device)
-        self.network = self.network.to(memory_format=torch.channels_last)  # CPU and CUDA
+        self.memory_format = context.memory_format(self.network_config.dimensions)
+        self.network = self.network.to(memory_format=self.memory_format)  # CPU and CUDA
         self.has_batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm)
                                   for m in self.network.modules())
         self.forward_network = self.network
@@ -119,7 +121,7 @@ class SynthesisTrainer:
         self.val_batches = fixed_validation_batches(
             self.val_index, self.run.source_channels, self.run.target_channel,
             self.config.batch_size, self.schedule.val_iterations, seed + 1,
-            self.config.patch_size)
+            self.config.patch_size, self.config.context_slices)
         if self.dist.is_main:
             self.output_folder.mkdir(parents=True, exist_ok=True)
             self.run.write_reference_files()
@@ -134,6 +136,7 @@ class SynthesisTrainer:
                                   augment=bool(self.schedule.augmentation),
                                   patch=self.config.patch_size,
                                   tumour_oversampling=self.config.tumour_oversampling,
+                                  context_slices=self.config.context_slices,
                                   num_threads=max(1, self.num_workers), rank=self.dist.rank,
                                   world_size=self.dist.world_size)
         if self.num_workers == 0:
@@ -145,7 +148,7 @@ class SynthesisTrainer:
     # ------------------------------------------------------------------ one step
     def _tensor(self, array) -> torch.Tensor:
         tensor = torch.as_tensor(array).to(self.device, non_blocking=True)
-        return tensor.contiguous(memory_format=torch.channels_last)
+        return tensor.contiguous(memory_format=self.memory_format)
 
     def train_step(self, batch: dict) -> float:
         """One update on one batch, computed in micro-batches (same update: no batch norm)."""
