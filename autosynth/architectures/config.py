@@ -147,11 +147,6 @@ class UNetConfig:
                                   "use shape_divisors")
         return divisors.pop()
 
-    @property
-    def shape_divisors(self) -> tuple[int, ...]:
-        """Per spatial axis, what its size must be a multiple of."""
-        return (self.shape_divisor,) * self.dimensions
-
     def encoder_dropout(self, stage: int) -> float:
         return self.dropout_per_stage[stage] if self.dropout_in in ("encoder", "both") else 0.0
 
