@@ -83,3 +83,5 @@ def batch_size_for_budget(mib_per_slice: float, n_parameters: int, budget_gb: fl
     fits = max(0, int(available // mib_per_slice))
     cap = int(MAX_DATASET_FRACTION * training_slices)
     return max(MIN_BATCH, min(MAX_BATCH, fits, cap)), fits, cap
+
+activation_mib_per_sample = activation_mib_per_slice  # TEMP until the network branch lands

@@ -60,12 +60,14 @@ RESIDUAL_BLOCKS = (1, 3, 4, 6)
 
 
 def residual_unet(n_stages: int, dimensions: int,
-                  pool_strides: list[list[int]] | None = None) -> UNetConfig:
+                  pool_strides: list[list[int]] | None = None,
+                  base_features: int = MODERN_BASE_FEATURES,
+                  max_features: int = MODERN_MAX_FEATURES) -> UNetConfig:
     """Residual encoder U-Net (instance norm, leaky ReLU, transposed-convolution up-sampling,
     no dropout) with a linear head: tanh cannot reach the top of the intensity range, so the
     output is clamped to [0, 1] at prediction instead."""
     return UNetConfig(
-        features_per_stage=[min(MODERN_BASE_FEATURES * 2 ** i, MODERN_MAX_FEATURES)
+        features_per_stage=[min(base_features * 2 ** i, max_features)
                             for i in range(n_stages)],
         convs_per_stage=[RESIDUAL_BLOCKS[min(i, len(RESIDUAL_BLOCKS) - 1)]
                          for i in range(n_stages)],

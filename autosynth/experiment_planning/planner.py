@@ -198,7 +198,9 @@ def plan_2_5d(fingerprint: dict, contrasts: list[str], memory_gb: float = 8.0,
     base = plan_2d(fingerprint, contrasts, memory_gb, precision, storage_dtype)
     ratio = thickness_ratio(fingerprint, base.slice_axis)
     context = 1 if ratio > THICK_SLICE_RATIO else CONTEXT_SLICES
-    network = residual_unet(base.network.num_stages, dimensions=2)
+    network = residual_unet(base.network.num_stages, dimensions=2,
+                            base_features=base.network.features_per_stage[0],
+                            max_features=max(base.network.features_per_stage))
     training_slices = base.memory.training_slices
     batch, memory = memory_estimate(base.patch_size, network, memory_gb, precision,
                                     training_slices, in_channels=context)
@@ -210,8 +212,9 @@ def plan_2_5d(fingerprint: dict, contrasts: list[str], memory_gb: float = 8.0,
         + (f", more than {THICK_SLICE_RATIO}x, so neighbours add little: 1" if context == 1
            else f" (at most {THICK_SLICE_RATIO}x: {CONTEXT_SLICES})"),
         f"network: residual encoder U-Net (nnU-Net ResEnc-M blocks {network.convs}), "
-        f"{network.num_stages} stages as 2d, features {network.features_per_stage}, instance "
-        "norm, leaky ReLU, linear head clamped to [0, 1] at prediction",
+        f"{network.num_stages} stages and features {network.features_per_stage} as 2d (so that "
+        "it costs about as much as 2d per slice on a CPU; nnU-Net's 2D presets start at 32), "
+        "instance norm, leaky ReLU, linear head clamped to [0, 1] at prediction",
         f"batch {batch}: {memory.mib_per_slice} MiB per slice ({precision}, {context} input "
         f"channel(s)) fits {memory.batch_that_fits} in {memory_gb} GiB after "
         f"{memory.fixed_mib} MiB fixed; at most 5 % of {training_slices} training slices "

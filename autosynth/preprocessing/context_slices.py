@@ -11,10 +11,11 @@ import numpy as np
 
 def neighbour_block(data: np.ndarray, channels: list[int], centre: int, k: int,
                     rows: slice, cols: slice) -> np.ndarray:
-    """``(len(channels), k, h, w)`` float32: slices ``centre - k//2 .. centre + k//2`` of the
-    stored ``(C, S, H, W)`` array, zeros where they fall outside it."""
+    """``(len(channels), k, h, w)`` float32: the ``k`` slices from ``centre - k // 2`` on of
+    the stored ``(C, S, H, W)`` array (for odd k, centred), zeros where they fall outside."""
     count = data.shape[1]
-    first, last = centre - k // 2, centre + k // 2 + 1
+    first = centre - k // 2
+    last = first + k
     inside = slice(max(first, 0), min(last, count))
     block = np.asarray(data[channels, inside, rows, cols], dtype=np.float32)
     if block.shape[1] == k:
