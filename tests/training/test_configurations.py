@@ -1,6 +1,7 @@
 """Every configuration on a tiny dataset: planned, preprocessed, trained a few iterations,
 resumed exactly with --c, and predicted onto the exact input grid."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from autosynth.cli.predict import main as predict_main
 from autosynth.cli.train import main as train_main
 from autosynth.dataset.image_io import read_image
 from autosynth.experiment_planning.plans import Plans
+from autosynth.training import distributed as ddp
 from autosynth.training.context import TrainingRun
 from autosynth.training.trainer import SynthesisTrainer
 from tests.builders import write_tiny_dataset
@@ -99,3 +101,27 @@ def test_trains_resumes_exactly_and_predicts_onto_the_input_grid(planned, config
     assert 0 <= prediction.min() and prediction.max() <= 1 and prediction.std() > 0
     brain = read_image(raw / "masksTr" / "case_000.nii.gz")[0] > 0
     assert np.all(prediction[~brain] == 0)
+
+
+def _train_rank_3d(roots: dict, out: str) -> None:
+    os.environ.update(roots)
+    torch.set_num_threads(1)
+    context = ddp.context_from_environment()
+    ddp.initialize(context, torch.device("cpu"))
+    try:
+        run = TrainingRun.create("42", "3d_fullres", 1, ["T1"], "FLAIR")
+        trainer = SynthesisTrainer(run, num_epochs=1, num_workers=0, progress=False,
+                                   distributed=context)
+        trainer.initialize()
+        trainer.run_training()
+        torch.save(trainer.network.state_dict(), os.path.join(out, f"rank{context.rank}.pt"))
+    finally:
+        ddp.shutdown()
+
+
+@pytest.mark.slow
+def test_3d_fullres_trains_with_two_ddp_processes(planned, tmp_path):
+    _, _, env = planned
+    ddp.spawn(_train_rank_3d, 2, ({k: str(v) for k, v in env.items()}, str(tmp_path)))
+    rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
+    assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)
