@@ -31,6 +31,7 @@ from autosynth.training import distributed as ddp
 from autosynth.training.checkpointing import load_checkpoint, save_checkpoint
 from autosynth.training.data_loading import SliceBatchLoader, fixed_validation_batches
 from autosynth.training.early_stopping import EarlyStopping
+from autosynth.training.time_budget import TimeBudget
 from autosynth.training.training_log import TrainingHistory, log_line
 from autosynth.utils.files import interrupted_writes
 
@@ -62,6 +63,7 @@ class SynthesisTrainer:
         self.history = TrainingHistory()
         self.early_stopping = EarlyStopping(self.schedule.patience)
         self.epoch = 0
+        self.time_budget = TimeBudget()
 
     # ------------------------------------------------------------------ hooks for variants
     def configure_schedule(self, schedule: TrainingPlan) -> TrainingPlan:
@@ -266,7 +268,12 @@ class SynthesisTrainer:
                  f"{time.strftime('%Y-%m-%d %H:%M:%S')}: {text}")
 
     def finished(self) -> bool:
-        return self.epoch >= self.schedule.epochs or self.early_stopping.should_stop
+        return (self.epoch >= self.schedule.epochs or self.early_stopping.should_stop
+                or self.time_budget.exhausted(sum(self.history.budget_seconds)))
+
+    def set_time_budget(self, seconds: float, clock: str = "wall") -> None:
+        """Stop after ``seconds`` of training (wall or CPU clock), counting resumed epochs."""
+        self.time_budget = TimeBudget(seconds, clock)
 
     def extend(self, epochs: int) -> None:
         """Train to ``epochs`` in all; extending a finished run restarts the patience count."""
@@ -291,7 +298,9 @@ class SynthesisTrainer:
             if hasattr(loader, "_finish"):
                 loader._finish()
         self.save(FINAL)
-        reason = "early stopping" if self.early_stopping.should_stop else "last epoch"
+        reason = ("early stopping" if self.early_stopping.should_stop else
+                  "time budget" if self.time_budget.exhausted(sum(self.history.budget_seconds))
+                  else "last epoch")
         self.log(f"finished after epoch {self.epoch} ({reason}); best validation loss "
                  f"{self.early_stopping.best_loss:.6f} at epoch {self.early_stopping.best_epoch + 1}")
 
@@ -300,14 +309,22 @@ class SynthesisTrainer:
         iterations = self.schedule.iterations_per_epoch
         bar = tqdm(range(iterations), desc=f"epoch {self.epoch + 1}/{self.schedule.epochs}",
                    unit="batch", disable=not self.progress, leave=False)
-        losses = [self.train_step(next(loader)) for _ in bar]
+        self.time_budget.start_epoch(sum(self.history.budget_seconds))
+        losses = []
+        for _ in bar:
+            losses.append(self.train_step(next(loader)))
+            if self.time_budget.over():
+                self.log(f"time budget of {self.time_budget.seconds:.0f} s ({self.time_budget.clock}"
+                         f" clock) spent after {len(losses)} batches of epoch {self.epoch + 1}")
+                break
         val_loss, val_psnr = self.validate()
         is_best = self.early_stopping.update(self.epoch, val_loss)
         train_loss = ddp.sum_across_ranks([float(np.mean(losses))], self.dist,
                                           self.device)[0] / self.dist.world_size
         self.history.append(train_loss=train_loss, val_loss=val_loss,
                             val_psnr=val_psnr, learning_rate=self.optimizer.param_groups[0]["lr"],
-                            epoch_seconds=time.perf_counter() - started)
+                            epoch_seconds=time.perf_counter() - started,
+                            budget_seconds=self.time_budget.epoch_seconds())
         self.epoch += 1
         if is_best:
             self.save(BEST)
