@@ -32,6 +32,13 @@ def gaussian_kernel1d(sigma: float, truncate: float) -> np.ndarray:
     return taps / taps.sum()
 
 
+def gaussian_taps(sigma: float, truncate: float, dtype: torch.dtype = torch.float32,
+                  device: torch.device | str = "cpu") -> torch.Tensor:
+    """:func:`gaussian_kernel1d` as a torch tensor: the window a convolution (e.g. the
+    differentiable SSIM of the training loss) uses, so it is the evaluation's window."""
+    return torch.as_tensor(gaussian_kernel1d(sigma, truncate), dtype=dtype, device=device)
+
+
 def reflect_index(positions: np.ndarray, n: int) -> np.ndarray:
     """Map positions outside [0, n) back inside by half-sample symmetric reflection (period 2n,
     so a kernel wider than the signal reflects repeatedly, as in scipy)."""

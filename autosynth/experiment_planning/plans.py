@@ -45,7 +45,12 @@ def _check_keys(cls, data: Any, where: str) -> dict:
 
 @dataclass
 class TrainingPlan:
-    """The training schedule; the trainer reads it as it is (one set of defaults: these)."""
+    """The training schedule; the trainer reads it as it is (one set of defaults: these).
+
+    ``loss`` is one of ``training.losses.LOSSES``; ``loss_in_brain`` restricts it to the brain
+    mask; ``tumour_weight`` multiplies the error of tumour voxels (labels > 0) where labels
+    exist (1: unweighted).
+    """
 
     epochs: int
     iterations_per_epoch: int
@@ -58,6 +63,15 @@ class TrainingPlan:
     seed: int = 0
     loss_in_brain: bool = False
     tumour_weight: float = 1.0
+
+    def problems(self) -> list[str]:
+        out = []
+        if not isinstance(self.loss_in_brain, bool):
+            out.append(f"loss_in_brain must be true or false, got {self.loss_in_brain!r}")
+        if (isinstance(self.tumour_weight, bool) or not isinstance(self.tumour_weight, (int, float))
+                or not self.tumour_weight > 0):
+            out.append(f"tumour_weight must be a positive number, got {self.tumour_weight!r}")
+        return out
 
 
 @dataclass
@@ -170,6 +184,7 @@ class ConfigurationPlan:
             out.append("batch_size must be at least 1")
         for contrast, norm in self.normalization.items():
             out += [f"normalization.{contrast}: {p}" for p in norm.problems()]
+        out += [f"training.{p}" for p in self.training.problems()]
         return out
 
     def to_dict(self) -> dict:

@@ -32,6 +32,7 @@ from autosynth.training.checkpointing import load_checkpoint, save_checkpoint
 from autosynth.training.data_loading import SliceBatchLoader, fixed_validation_batches
 from autosynth.training.early_stopping import EarlyStopping
 from autosynth.training.time_budget import TimeBudget
+from autosynth.training.losses import build_loss
 from autosynth.training.training_log import TrainingHistory, log_line
 from autosynth.utils.files import interrupted_writes
 
@@ -75,11 +76,12 @@ class SynthesisTrainer:
         return network
 
     def build_loss(self) -> nn.Module:
-        name = self.schedule.loss.lower()
-        losses = {"mse": nn.MSELoss, "mae": nn.L1Loss, "l1": nn.L1Loss}
-        if name not in losses:
-            raise ValueError(f"unknown loss '{name}' in the plan; known: {', '.join(losses)}")
-        return losses[name]()
+        """Called as ``loss(output, target, mask, labels)`` (mask and labels may be None)."""
+        try:
+            return build_loss(self.schedule.loss, self.schedule.loss_in_brain,
+                              self.schedule.tumour_weight)
+        except ValueError as err:
+            raise ValueError(f"plan's training.loss: {err}") from None
 
     def build_optimizer(self, parameters) -> torch.optim.Optimizer:
         name = self.schedule.optimizer.lower()
@@ -152,11 +154,16 @@ class SynthesisTrainer:
         tensor = torch.as_tensor(array).to(self.device, non_blocking=True)
         return tensor.contiguous(memory_format=self.memory_format)
 
+    def _optional(self, batch: dict, key: str) -> torch.Tensor | None:
+        """The batch's ``mask`` or ``labels`` (target-shaped) for the loss, None when absent."""
+        return self._tensor(batch[key]) if batch.get(key) is not None else None
+
     def train_step(self, batch: dict) -> float:
         """One update on one batch, computed in micro-batches (same update: no batch norm)."""
         self.network.train()
         self.optimizer.zero_grad(set_to_none=True)
         data, target = self._tensor(batch["data"]), self._tensor(batch["target"])
+        mask, labels = self._optional(batch, "mask"), self._optional(batch, "labels")
         size = data.shape[0]
         step = size if (self.has_batch_norm or self.device.type != "cpu") else MICRO_BATCH
         total = 0.0
@@ -168,7 +175,10 @@ class SynthesisTrainer:
                 else self.forward_network.no_sync()
             with sync, context.autocast(self.device):
                 output = self.forward_network(data[part])
-                loss = self.loss(output.float(), target[part]) * (data[part].shape[0] / size)
+                loss = self.loss(output.float(), target[part],
+                                 None if mask is None else mask[part],
+                                 None if labels is None else labels[part]
+                                 ) * (data[part].shape[0] / size)
                 (self.grad_scaler.scale(loss) if self.grad_scaler else loss).backward()
             total += loss.item()
         if self.grad_scaler:
@@ -190,7 +200,8 @@ class SynthesisTrainer:
             data, target = self._tensor(batch["data"]), self._tensor(batch["target"])
             with context.autocast(self.device):
                 output = self.network(data).float()
-            losses.append(self.loss(output, target).item() * data.shape[0])
+            losses.append(self.loss(output, target, self._optional(batch, "mask"),
+                                    self._optional(batch, "labels")).item() * data.shape[0])
             squared_errors.append(torch.mean((output - target) ** 2).item() * data.shape[0])
             weights.append(data.shape[0])
         loss_sum, error_sum, n = ddp.sum_across_ranks(
