@@ -67,11 +67,13 @@ def network_for(patch: list[int], spacing: list[float]) -> UNetConfig:
     return residual_unet(len(strides) + 1, dimensions=3, pool_strides=strides)
 
 
-def round_to_network(patch: list[int], spacing: list[float]) -> tuple[list[int], UNetConfig]:
-    """The patch rounded down to the divisors of its own network (at least one step)."""
-    network = network_for(patch, spacing)
+def round_to_network(patch: list[float], spacing: list[float], up: bool = False
+                     ) -> tuple[list[int], UNetConfig]:
+    """The patch rounded (down, or ``up``) to the divisors of its own network."""
+    network = network_for([int(math.ceil(p)) for p in patch], spacing)
     step = divisors(network.pool_strides or [])
-    patch = [max(d, (p // d) * d) for p, d in zip(patch, step)]
+    rounding = math.ceil if up else math.floor
+    patch = [max(d, int(rounding(p / d - (1e-9 if up else 0))) * d) for p, d in zip(patch, step)]
     return patch, network_for(patch, spacing)
 
 
@@ -84,7 +86,7 @@ def plan_patch(median_shape: list[float], spacing: list[float], memory_gb: float
                precision: str) -> tuple[list[int], UNetConfig, list[str]]:
     """Shrink the median brain until batch 2 fits the budget; returns the steps taken."""
     budget = memory_gb * 1024
-    patch, network = round_to_network([int(math.ceil(s)) for s in median_shape], spacing)
+    patch, network = round_to_network(median_shape, spacing, up=True)
     shrunk = []
     while training_mib(patch, network, precision, PATCH_BATCH) > budget:
         ratios = [p / m for p, m in zip(patch, median_shape)]
@@ -141,7 +143,7 @@ def plan_3d_fullres(fingerprint: dict, contrasts: list[str], memory_gb: float = 
         + (f"; axes more than {ANISOTROPY}x coarser than the finest use their 10th "
            "percentile" if max(spacing_zyx) > ANISOTROPY * min(spacing_zyx) else ""),
         f"patch {patch}: median brain {[round(s, 1) for s in median_shape]} voxels at that "
-        f"spacing, rounded to the poolings" + (f", shrunk along {''.join(shrunk)} until batch "
+        f"spacing, rounded up to the poolings" + (f", shrunk along {''.join(shrunk)} until batch "
                                                f"{PATCH_BATCH} fits {memory_gb} GiB"
                                                if shrunk else ""),
         f"{network.num_stages} stages, poolings per axis {divisors(strides)} (strides "
@@ -151,8 +153,8 @@ def plan_3d_fullres(fingerprint: dict, contrasts: list[str], memory_gb: float = 
         f"{network.features_per_stage} (32 * 2^i capped at 320), instance norm, leaky ReLU, "
         "linear head clamped to [0, 1] at prediction",
         f"batch {batch}: {memory.mib_per_slice} MiB per patch ({precision}) fits {fits} in "
-        f"{memory_gb} GiB after {memory.fixed_mib} MiB fixed; at most 5 % of the dataset's "
-        f"{dataset_voxels:.3g} brain voxels ({cap}); at least {MIN_BATCH}",
+        f"{memory_gb} GiB after {memory.fixed_mib} MiB fixed; at most 5 % of the "
+        f"{dataset_voxels:.3g} voxels of the cropped brains ({cap}); at least {MIN_BATCH}",
         f"an epoch: {schedule.iterations_per_epoch} batches, as many voxels as the training "
         f"slices hold (at most {MAX_ITERATIONS_PER_EPOCH})",
         MODERN_LOSS_NOTE,
