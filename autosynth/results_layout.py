@@ -6,6 +6,12 @@ $AUTOSYNTH_RESULTS/DatasetXXX_Name/
     <SRC>[+<SRC>...]_to_<TGT>/                  a translation: the model folder
       plans.json, dataset.json                  copies, so the folder is self-contained
       fold_<k>/checkpoint_{best,final,latest}.pth
+      fold_<k>/validation/                      the fold's validation cases predicted from the
+                                                raw files (original space) + summary.json
+      fold_<k>/validation_preprocessed/         the same cases scored in the preprocessed space
+      crossval_results/summary.json             all folds' validation cases scored together
+  find_best/<SRC>_to_<TGT>/                     autosynth_find_best_configuration: ranking,
+                                                ensembles/, inference_information.json, ...md
   ablation/<SRC>_to_<TGT>__<configuration>__fold<k>/   (autosynth_ablation --variants)
   ablation/<study name>/                              (autosynth_ablation --study)
 ```
@@ -30,6 +36,12 @@ MODEL_PLANS_FILE = PLANS_FILE          # copies of the plan and dataset.json in 
 MODEL_DATASET_FILE = DATASET_JSON_FILE
 ABLATION_FOLDER = "ablation"
 DEFAULT_TRAINER = "SynthesisTrainer"
+VALIDATION_FOLDER = "validation"                       # per fold, original space
+PREPROCESSED_VALIDATION_FOLDER = "validation_preprocessed"
+CROSSVAL_FOLDER = "crossval_results"                   # per model folder, all folds pooled
+FIND_BEST_FOLDER = "find_best"
+INFERENCE_INFORMATION_FILE = "inference_information.json"
+INFERENCE_INSTRUCTIONS_FILE = "inference_instructions.md"
 
 
 class ResultsLayoutError(ValueError):
@@ -147,6 +159,17 @@ def find_model_folder(dataset: str | int | None, sources: list[str], target: str
     trained = [f"{m.parent.name}/{m.name}" for m in trained_model_folders(dataset_folder)]
     raise ResultsLayoutError(f"{folder}: no trained model there; trained models of this "
                              f"dataset: {', '.join(trained) or 'none'}")
+
+
+def validation_folder(model: Path, fold: int | str) -> Path:
+    """``fold_k/validation``: the fold's validation predictions in the original space."""
+    return folder_of_fold(model, fold) / VALIDATION_FOLDER
+
+
+def find_best_folder(results_dataset_folder: Path, sources: list[str], target: str) -> Path:
+    """Where ``autosynth_find_best_configuration`` writes its answer for one translation."""
+    return (Path(results_dataset_folder) / FIND_BEST_FOLDER
+            / translation_name(sources, target))
 
 
 def study_folder(results_dataset_folder: Path, study: str) -> Path:

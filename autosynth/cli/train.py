@@ -10,11 +10,15 @@ from torch.multiprocessing.spawn import ProcessException
 
 from autosynth import results_layout as layout
 from autosynth.cli.device_option import add_device_option, resolve_device
+from autosynth.evaluation.cross_validation import validate_fold_original_space
+from autosynth.evaluation.errors import EvaluationError
 from autosynth.evaluation.preprocessed_validation import validate_fold
+from autosynth.inference.errors import PredictionError
 from autosynth.experiment_planning.plans import PLANS_FILE
 from autosynth.paths import DatasetNotFoundError, preprocessed_root
 from autosynth.training import distributed as ddp
 from autosynth.training.context import TrainingRun
+from autosynth.training.pretrained import load_pretrained_weights
 from autosynth.training.registry import get_trainer_class
 
 LATEST, BEST, FINAL = (layout.checkpoint_name(c) for c in ("latest", "best", "final"))
@@ -29,7 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
         f"{layout.run_name('<trainer>', '<plans>', '<config>')}/"
         f"{layout.translation_name(['<SRC>'], '<TGT>')}/{layout.folder_name_of('<FOLD>')}/ "
         f"with {BEST} (lowest validation loss), {LATEST} (every epoch), {FINAL}, "
-        "training_log.txt and progress.png.")
+        "training_log.txt and progress.png. At the end the fold's validation cases are "
+        f"predicted from the raw images (as autosynth_predict -f FOLD would) into "
+        f"{layout.VALIDATION_FOLDER}/ and scored there (summary.json); "
+        f"{layout.PREPROCESSED_VALIDATION_FOLDER}/ holds the preprocessed-space scores.")
     parser.add_argument("source", help="source contrast name(s) from dataset.json; several "
                         "joined by commas for multi-input synthesis, e.g. T1,T2")
     parser.add_argument("target", help="target contrast name, e.g. FLAIR")
@@ -47,6 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "a module named in $AUTOSYNTH_EXTRA_TRAINERS")
     parser.add_argument("--c", dest="resume", action="store_true",
                         help=f"continue from {LATEST} exactly where it stopped")
+    parser.add_argument("--val", action="store_true",
+                        help=f"only redo the end-of-training validation in the original space "
+                        f"({layout.folder_name_of('<FOLD>')}/{layout.VALIDATION_FOLDER}/) with "
+                        f"the fold's {BEST}; no training")
+    parser.add_argument("--pretrained-weights", default=None, metavar="CHECKPOINT",
+                        help="start from the network weights of this checkpoint (e.g. another "
+                        f"model's fold_0/{BEST}; fine-tuning) instead of a random "
+                        "initialisation; every layer must match in name and shape. Optimiser, "
+                        "epochs and history start fresh. Not with --c")
     parser.add_argument("--epochs", type=int, default=None,
                         help="override the planned number of epochs; with --c this extends a "
                         "finished run")
@@ -94,6 +110,12 @@ def train_process(args: argparse.Namespace) -> int:
     except (DatasetNotFoundError, FileNotFoundError, ValueError, ImportError) as err:
         print(f"autosynth_train: {err}", file=sys.stderr)
         return 2
+    if args.val:
+        return validate_original_space(run, resolve_device(args.device), strict=True)
+    if args.resume and args.pretrained_weights:
+        print("autosynth_train: give --c (continue this run) or --pretrained-weights (start a "
+              "new one from other weights), not both", file=sys.stderr)
+        return 2
     if not args.resume and (run.output_folder / LATEST).is_file():
         print(f"autosynth_train: {run.output_folder} already holds a run; use --c to continue "
               "it or delete the folder to start again", file=sys.stderr)
@@ -107,6 +129,11 @@ def train_process(args: argparse.Namespace) -> int:
         if args.time_budget is not None:
             trainer.set_time_budget(args.time_budget * 60, args.budget_clock)
         trainer.initialize()
+        if args.pretrained_weights:
+            count = load_pretrained_weights(trainer.network, args.pretrained_weights)
+            loss, psnr = trainer.validate()
+            trainer.log(f"{count} weight tensors from {args.pretrained_weights}; validation "
+                        f"loss before training {loss:.6f} (PSNR {psnr:.2f} dB)")
         if args.resume and not trainer.resume() and context.is_main:
             print(f"autosynth_train: --c given but no {LATEST} in "
                   f"{run.output_folder}; starting from scratch", file=sys.stderr)
@@ -120,7 +147,26 @@ def train_process(args: argparse.Namespace) -> int:
     finally:
         ddp.shutdown()
     if context.is_main:
+        if str(run.fold).isdigit():
+            validate_original_space(run, device, strict=False)
         print(f"done: {run.output_folder}")
+    return 0
+
+
+def validate_original_space(run: TrainingRun, device, strict: bool) -> int:
+    """The fold's validation in the original space; a failure after a finished training is
+    reported (``--val`` redoes it) but does not fail the training (``strict`` False)."""
+    try:
+        summary = validate_fold_original_space(run.model_folder, str(run.fold),
+                                               device=str(device))
+    except (EvaluationError, PredictionError, FileNotFoundError) as err:
+        print(f"autosynth_train: validation in the original space "
+              f"{'failed' if strict else 'skipped'}: {err}", file=sys.stderr)
+        return 2 if strict else 0
+    means = {k: round(v["mean"], 4) for k, v in summary["mean_sd"].items()
+             if k in ("psnr_brain", "ssim_brain", "mae_brain") and v.get("mean") is not None}
+    print(f"autosynth_train: fold {run.fold} validation ({summary['n_cases']} case(s), original "
+          f"space): {means} -> {layout.validation_folder(run.model_folder, run.fold)}")
     return 0
 
 

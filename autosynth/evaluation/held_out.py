@@ -109,9 +109,11 @@ def evaluate_translation(model: TrainedModel, dataset_json: DatasetJson,
                          cases: list[CaseFiles], masks: dict[str, Path],
                          settings: PredictionSettings, name: str, num_processes: int = 1,
                          resume: bool = False, figures: bool = True,
-                         progress: bool = True) -> Row:
+                         progress: bool = True, folder: Path | None = None,
+                         title: str = "Test set") -> Row:
     """Predict and score one translation on the test cases under every protocol; its files
-    go to ``<model folder>/test_set/`` (predictions, summary.json/.md, figures/)."""
+    go to ``folder`` (default ``<model folder>/test_set/``: predictions, summary.json/.md,
+    figures/). Cross-validation scores each fold's validation cases the same way."""
     source_channels = [dataset_json.channel_index(s) for s in model.sources]
     target_channel = dataset_json.channel_index(model.target)
     for case in cases:
@@ -121,7 +123,7 @@ def evaluate_translation(model: TrainedModel, dataset_json: DatasetJson,
                                       f"{channel:04d} ({dataset_json.channel_names[channel]})")
     inputs = [InputCase(c.case_id, tuple(c.channels[k] for k in source_channels),
                         masks[c.case_id]) for c in cases]
-    folder = model.folder / "test_set"
+    folder = model.folder / "test_set" if folder is None else Path(folder)
     predict_cohort(inputs, model, folder, settings, num_processes, resume, progress)
     ending = model.dataset_json.file_ending
     pairs = [EvaluationCase(c.case_id, folder / f"{c.case_id}{ending}",
@@ -133,5 +135,5 @@ def evaluate_translation(model: TrainedModel, dataset_json: DatasetJson,
                               folder / "figures" if figures else None, num_processes, progress,
                               title=name, protocols=PROTOCOLS)
     info = read_json(folder / "prediction_info.json")["model"]
-    write_summary(folder, per_case, scale, f"Test set: {name}", {"model": info})
+    write_summary(folder, per_case, scale, f"{title}: {name}", {"model": info})
     return Row(name, per_case, {"model": info, "summary": str(folder / "summary.json")})

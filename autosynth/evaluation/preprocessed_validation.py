@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from autosynth import results_layout as layout
 from autosynth.evaluation.metrics import compute_metrics
 from autosynth.inference.networks import SlicePredictor
 from autosynth.preprocessing.storage import load_case
@@ -43,7 +44,8 @@ def validate_cases(network: nn.Module, folder: Path, cases: list[str],
                    source_channels: list[int], target_channel: int, device: torch.device,
                    output: Path, patch: tuple[int, ...] | None = None,
                    context_slices: int = 1) -> dict:
-    """Write ``output`` (validation/summary.json) with per-case metrics and their mean +- SD."""
+    """Write ``output`` (``validation_preprocessed/summary.json``): per-case metrics and
+    their mean +- SD."""
     network.eval()
     predictor = SlicePredictor([network], device, VALIDATION_BATCH, patch=patch,
                                context_slices=context_slices)
@@ -63,7 +65,8 @@ def validate_cases(network: nn.Module, folder: Path, cases: list[str],
 
 
 def validate_fold(trainer: SynthesisTrainer, checkpoint: str = BEST) -> dict:
-    """Score a trained fold's best model on its validation cases (``validation/summary.json``).
+    """Score a trained fold's best model on its validation cases in the preprocessed space
+    (``validation_preprocessed/summary.json``; the original space is ``cross_validation.py``).
 
     Rank 0 alone scores; no collective follows, so no other rank waits on it.
     """
@@ -75,7 +78,8 @@ def validate_fold(trainer: SynthesisTrainer, checkpoint: str = BEST) -> dict:
     run = trainer.run
     result = validate_cases(trainer.network, run.preprocessed_folder, run.val_cases,
                             run.source_channels, run.target_channel, trainer.device,
-                            trainer.output_folder / "validation" / "summary.json",
+                            trainer.output_folder / layout.PREPROCESSED_VALIDATION_FOLDER
+                            / "summary.json",
                             tuple(trainer.config.patch_size), trainer.config.context_slices)
     means = {k: round(v["mean"], 4) for k, v in result["mean_sd"].items()
              if k in ("psnr_brain", "ssim_brain", "mae_brain", "psnr", "ssim")}

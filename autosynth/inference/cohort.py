@@ -9,6 +9,10 @@ reported in one line and left without output; the others go on, and the run ends
 ``OUT/prediction_info.json`` records the model and the settings, so ``--continue`` can refuse to
 mix predictions made with other folds or checkpoints, and ``autosynth_evaluate`` knows the
 scale and the normalisation of the predictions.
+
+Several model folders (an ensemble, e.g. from ``autosynth_find_best_configuration``) predict
+each case with their own preprocessing and are averaged on the input grid; ``--save-std``
+adds ``OUT/std/CASE<ending>``, the spread over every fold and mirrored pass.
 """
 from __future__ import annotations
 
@@ -23,18 +27,20 @@ import torch
 from tqdm import tqdm
 
 from autosynth import results_layout as layout
-from autosynth.inference.case_prediction import CaseTimings, predict_case
+from autosynth.inference.case_prediction import CaseTimings, Member, predict_case
 from autosynth.inference.case_lock import claim
 from autosynth.inference.errors import CasesFailedError, PredictionError
 from autosynth.inference.input_cases import InputCase
 from autosynth.inference.model_folder import TrainedModel
 from autosynth.utils.files import read_json, write_json_atomic
 from autosynth.inference import networks
+from autosynth.inference.ensemble import single_passes
 from autosynth.inference.denormalization import (denormalization_parameters,
                                                  intensity_reference)
 from autosynth.utils.parent_death import die_with_parent
 
 INFO_FILE = "prediction_info.json"
+STD_FOLDER = "std"   # OUT/std/CASE<ending>: the --save-std maps, beside the predictions
 
 
 @dataclass
@@ -48,27 +54,62 @@ class PredictionSettings:
     device: str = "cpu"
     batch_size: int | None = None
     force_derived_mask: bool = False  # predict even where a derived mask looks like a head
+    save_std: bool = False  # also write the standard deviation over folds and mirrored passes
 
 
 def output_path(folder: Path, case: InputCase, ending: str) -> Path:
     return Path(folder) / f"{case.case_id}{ending}"
 
 
-def prediction_info(model: TrainedModel, settings: PredictionSettings,
-                    checkpoints: list[Path]) -> dict:
-    """What ``OUT/prediction_info.json`` holds (the part ``--continue`` compares is 'model')."""
-    target_plan = model.configuration.normalization[model.target]
+def std_path(folder: Path, case: InputCase, ending: str) -> Path:
+    return Path(folder) / STD_FOLDER / f"{case.case_id}{ending}"
+
+
+def _model_info(model: TrainedModel, settings: PredictionSettings,
+                checkpoints: list[Path]) -> dict:
+    info = {"folder": str(model.folder), "sources": model.sources, "target": model.target,
+            "configuration": model.configuration_name, "trainer": model.trainer,
+            "folds": [layout.parse_fold(p.parent.name) for p in checkpoints],
+            "checkpoint": settings.checkpoint, "tta_mirror": settings.mirror,
+            "denormalized": settings.denormalize}
+    return info | ({"save_std": True} if settings.save_std else {})
+
+
+def prediction_info(models: TrainedModel | list[TrainedModel], settings: PredictionSettings,
+                    checkpoints: list[Path] | list[list[Path]]) -> dict:
+    """What ``OUT/prediction_info.json`` holds (the part ``--continue`` compares is 'model';
+    for an ensemble it lists the members under 'ensemble')."""
+    if isinstance(models, TrainedModel):
+        models, checkpoints = [models], [checkpoints]
+    model = models[0]
+    members = [_model_info(m, settings, c) for m, c in zip(models, checkpoints)]
+    target_plan = check_same_target_scale(models)
     return {
-        "model": {"folder": str(model.folder), "sources": model.sources, "target": model.target,
-                  "configuration": model.configuration_name, "trainer": model.trainer,
-                  "folds": [layout.parse_fold(p.parent.name) for p in checkpoints],
-                  "checkpoint": settings.checkpoint, "tta_mirror": settings.mirror,
-                  "denormalized": settings.denormalize},
+        "model": members[0] if len(members) == 1 else {
+            "ensemble": members, "sources": model.sources, "target": model.target,
+            "denormalized": settings.denormalize},
         "intensity_scale": "target contrast (denormalised)" if settings.denormalize
         else "normalised [0, 1]",
         "target_normalization": asdict(target_plan),
         "slice_axis": model.configuration.slice_axis,
     }
+
+
+def check_same_target_scale(models: list[TrainedModel]):
+    """The target's normalisation plan, which every member of an ensemble must share (their
+    [0, 1] outputs are averaged); an error naming the first member that differs."""
+    first = models[0]
+    plan = first.configuration.normalization[first.target]
+    for other in models[1:]:
+        if [s.lower() for s in other.sources] != [s.lower() for s in first.sources] or \
+                other.target.lower() != first.target.lower():
+            raise PredictionError(f"{other.folder}: translates {'+'.join(other.sources)} -> "
+                                  f"{other.target}, the ensemble's first member "
+                                  f"{'+'.join(first.sources)} -> {first.target}")
+        if other.configuration.normalization[other.target] != plan:
+            raise PredictionError(f"{other.folder}: normalises {other.target} otherwise than "
+                                  f"{first.folder} ({plan}); their outputs cannot be averaged")
+    return plan
 
 
 def _check_folders(cases: list[InputCase], output_folder: Path) -> None:
@@ -102,12 +143,23 @@ def _load_predictor(model: TrainedModel, settings: PredictionSettings, checkpoin
                                                      settings.batch_size, settings.mirror)
 
 
-def _init_worker(model_folder: str, settings: PredictionSettings, checkpoints: list[Path],
-                 target_scale: dict | None, threads: int, parent_pid: int) -> None:
+def _load_members(models: list[TrainedModel], settings: PredictionSettings,
+                  checkpoints: list[list[Path]]) -> list[Member]:
+    members = []
+    for model, files in zip(models, checkpoints):
+        predictor = _load_predictor(model, settings, files)
+        members.append(Member(model, predictor,
+                              single_passes(predictor) if settings.save_std else []))
+    return members
+
+
+def _init_worker(model_folders: list[str], settings: PredictionSettings,
+                 checkpoints: list[list[Path]], target_scale: dict | None, threads: int,
+                 parent_pid: int) -> None:
     die_with_parent(parent_pid)
     torch.set_num_threads(threads)
-    model = TrainedModel.load(model_folder)
-    _WORKER.update(model=model, predictor=_load_predictor(model, settings, checkpoints),
+    models = [TrainedModel.load(folder) for folder in model_folders]
+    _WORKER.update(members=_load_members(models, settings, checkpoints),
                    target_scale=target_scale, settings=settings)
 
 
@@ -124,14 +176,14 @@ class _Tally:
     elsewhere: int = 0  # locked by another live run
 
 
-def _predict_in_worker(job: tuple[InputCase, Path, bool]
+def _predict_in_worker(job: tuple[InputCase, Path, bool, Path | None]
                        ) -> tuple[str, str, CaseTimings | None, str]:
     """(case id, outcome, timings, error message); errors travel back as text.
 
     The case is claimed first: one held by another run is left to it (ELSEWHERE), and with
     ``resume`` one finished meanwhile by another run is not redone (DONE).
     """
-    case, output, resume = job
+    case, output, resume, std_output = job
     lock = claim(output)
     if lock is None:
         return case.case_id, ELSEWHERE, None, ""
@@ -139,8 +191,8 @@ def _predict_in_worker(job: tuple[InputCase, Path, bool]
         if resume and output.is_file():
             return case.case_id, DONE, None, ""
         return case.case_id, PREDICTED, predict_case(
-            case, _WORKER["model"], _WORKER["predictor"], output, _WORKER["target_scale"],
-            _WORKER["settings"].force_derived_mask), ""
+            case, _WORKER["members"], output, _WORKER["target_scale"],
+            _WORKER["settings"].force_derived_mask, std_output), ""
     except PredictionError as err:
         return case.case_id, FAILED, None, str(err)
     finally:
@@ -152,7 +204,8 @@ def _report_to_stderr(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
 
 
-def predict_cohort(cases: list[InputCase], model: TrainedModel, output_folder: str | Path,
+def predict_cohort(cases: list[InputCase], model: TrainedModel | list[TrainedModel],
+                   output_folder: str | Path,
                    settings: PredictionSettings, num_processes: int = 1, resume: bool = False,
                    progress: bool = True,
                    report: Callable[[str], None] = _report_to_stderr) -> dict:
@@ -160,17 +213,22 @@ def predict_cohort(cases: list[InputCase], model: TrainedModel, output_folder: s
 
     With ``resume``, cases whose output exists are skipped (outputs are written atomically, so
     an existing file is complete). A failing case is passed to ``report`` (one line) and the
-    others go on; :class:`CasesFailedError` is raised at the end if any failed.
+    others go on; :class:`CasesFailedError` is raised at the end if any failed. Several
+    models are averaged (each with its own preprocessing); ``settings.folds`` applies to each.
     """
+    models = [model] if isinstance(model, TrainedModel) else list(model)
+    if not models:
+        raise PredictionError("no model to predict with")
     output_folder = Path(output_folder)
     _check_folders(cases, output_folder)
-    checkpoints = model.checkpoints(settings.folds, settings.checkpoint)
+    checkpoints = [m.checkpoints(settings.folds, settings.checkpoint) for m in models]
     output_folder.mkdir(parents=True, exist_ok=True)
-    _start_info(output_folder, prediction_info(model, settings, checkpoints), resume)
-    ending = model.dataset_json.file_ending
-    jobs = [(c, output_path(output_folder, c, ending), resume) for c in cases]
+    _start_info(output_folder, prediction_info(models, settings, checkpoints), resume)
+    ending = models[0].dataset_json.file_ending
+    jobs = [(c, output_path(output_folder, c, ending), resume,
+             std_path(output_folder, c, ending) if settings.save_std else None) for c in cases]
     todo = [job for job in jobs if not (resume and job[1].is_file())]
-    target_scale = _target_scale(model) if settings.denormalize else None
+    target_scale = _target_scale(models) if settings.denormalize else None
     tally = _Tally()
     bar = tqdm(total=len(todo), desc="predict", unit="case", disable=not progress)
     workers = max(1, min(num_processes, len(todo)))
@@ -178,14 +236,14 @@ def predict_cohort(cases: list[InputCase], model: TrainedModel, output_folder: s
         if not todo:
             pass
         elif workers == 1:
-            _WORKER.update(model=model, target_scale=target_scale, settings=settings,
-                           predictor=_load_predictor(model, settings, checkpoints))
+            _WORKER.update(members=_load_members(models, settings, checkpoints),
+                           target_scale=target_scale, settings=settings)
             _collect(map(_predict_in_worker, todo), tally, bar, report)
         else:
             threads = max(1, (os.cpu_count() or 1) // workers)
             context = multiprocessing.get_context("spawn")  # no forked OpenMP state
-            with context.Pool(workers, _init_worker, (str(model.folder), settings, checkpoints,
-                                                      target_scale, threads,
+            with context.Pool(workers, _init_worker, ([str(m.folder) for m in models], settings,
+                                                      checkpoints, target_scale, threads,
                                                       os.getpid())) as pool:
                 _collect(pool.imap_unordered(_predict_in_worker, todo), tally, bar, report)
     finally:
@@ -211,8 +269,15 @@ def _collect(results, tally: _Tally, bar, report: Callable[[str], None]) -> None
         bar.update()
 
 
-def _target_scale(model: TrainedModel) -> dict:
-
-    reference = intensity_reference(model.folder, model.dataset_name)
-    return denormalization_parameters(reference, model.target,
-                                      model.configuration.normalization[model.target])
+def _target_scale(models: list[TrainedModel]) -> dict:
+    """The denormalisation of the (first) model; every member of an ensemble must agree."""
+    scales = []
+    for model in models:
+        reference = intensity_reference(model.folder, model.dataset_name)
+        scales.append(denormalization_parameters(
+            reference, model.target, model.configuration.normalization[model.target]))
+    for model, scale in zip(models[1:], scales[1:]):
+        if scale != scales[0]:
+            raise PredictionError(f"{model.folder}: its --denormalize scale {scale} differs "
+                                  f"from {models[0].folder}'s {scales[0]}")
+    return scales[0]
