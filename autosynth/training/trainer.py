@@ -190,7 +190,10 @@ class SynthesisTrainer:
 
     @torch.inference_mode()
     def validate(self) -> tuple[float, float]:
-        """Validation loss and PSNR (data range 1) over the fixed validation slices.
+        """Validation loss and PSNR (data range 1) over the fixed validation slices; the PSNR
+        of the output as prediction writes it (clamped to [0, 1], zero outside the brain), so a
+        linear head's values outside the brain, which no loss restricted to the brain sees, do
+        not count.
 
         Each rank scores its share of the batches; the sums are reduced across ranks.
         """
@@ -200,9 +203,11 @@ class SynthesisTrainer:
             data, target = self._tensor(batch["data"]), self._tensor(batch["target"])
             with context.autocast(self.device):
                 output = self.network(data).float()
-            losses.append(self.loss(output, target, self._optional(batch, "mask"),
+            mask = self._optional(batch, "mask")
+            losses.append(self.loss(output, target, mask,
                                     self._optional(batch, "labels")).item() * data.shape[0])
-            squared_errors.append(torch.mean((output - target) ** 2).item() * data.shape[0])
+            shown = output.clamp(0.0, 1.0) * (1.0 if mask is None else mask)  # as predicted
+            squared_errors.append(torch.mean((shown - target) ** 2).item() * data.shape[0])
             weights.append(data.shape[0])
         loss_sum, error_sum, n = ddp.sum_across_ranks(
             [sum(losses), sum(squared_errors), sum(weights)], self.dist, self.device)
