@@ -14,6 +14,10 @@ $AUTOSYNTH_RESULTS/DatasetXXX_Name/
                                                 ensembles/, inference_information.json, ...md
   ablation/<SRC>_to_<TGT>__<configuration>__fold<k>/   (autosynth_ablation --variants)
   ablation/<study name>/                              (autosynth_ablation --study)
+  segmenter/<SegTrainer>__<plans>__<configuration>/   (autosynth_train_segmenter)
+    segmenter_plan.json, dataset.json
+    fold_<k>/checkpoint_{best,final,latest}.pth
+  <run>/<SRC>_to_<TGT>/segmentation_utility/          (autosynth_segmentation_utility)
 ```
 
 The trainer writes this layout and prediction, testing and the ablation read it, so a change of
@@ -25,6 +29,7 @@ from pathlib import Path
 
 from autosynth.dataset.dataset_json import DATASET_JSON_FILE
 from autosynth.experiment_planning.plans import PLANS_FILE, PLANS_NAME
+from autosynth.experiment_planning.segmenter_plan import SEGMENTER_PLAN_FILE  # noqa: F401 (re-exported)
 from autosynth.paths import DatasetNotFoundError, find_dataset_name, results_root
 
 RUN_SEPARATOR = "__"
@@ -37,11 +42,15 @@ MODEL_DATASET_FILE = DATASET_JSON_FILE
 ABLATION_FOLDER = "ablation"
 DEFAULT_TRAINER = "SynthesisTrainer"
 VALIDATION_FOLDER = "validation"                       # per fold, original space
+TEST_SET_FOLDER = "test_set"  # <model folder>/test_set: the held-out predictions, scores, figures
 PREPROCESSED_VALIDATION_FOLDER = "validation_preprocessed"
 CROSSVAL_FOLDER = "crossval_results"                   # per model folder, all folds pooled
 FIND_BEST_FOLDER = "find_best"
 INFERENCE_INFORMATION_FILE = "inference_information.json"
 INFERENCE_INSTRUCTIONS_FILE = "inference_instructions.md"
+SEGMENTER_FOLDER = "segmenter"
+SEGMENTER_TRAINER = "SegmentationTrainer"
+UTILITY_FOLDER = "segmentation_utility"
 
 
 class ResultsLayoutError(ValueError):
@@ -183,3 +192,17 @@ def ablation_folder(results_dataset_folder: Path, sources: list[str], target: st
     return (Path(results_dataset_folder) / ABLATION_FOLDER
             / f"{translation_name(sources, target)}{RUN_SEPARATOR}{configuration}"
               f"{RUN_SEPARATOR}fold{fold}")
+
+
+def segmenter_folder(results_dataset_folder: Path, configuration: str,
+                     plans: str = PLANS_NAME, trainer: str = SEGMENTER_TRAINER) -> Path:
+    """``<results>/DatasetXXX/segmenter/SegmentationTrainer__<plans>__<config>``: the tumour
+    segmenter of the utility measurement (outside the ``<run>/<translation>`` pattern, so it is
+    never taken for a synthesis model)."""
+    return Path(results_dataset_folder) / SEGMENTER_FOLDER / run_name(trainer, plans,
+                                                                      configuration)
+
+
+def utility_folder(model: Path) -> Path:
+    """Where ``autosynth_segmentation_utility`` writes a synthesis model's utility."""
+    return Path(model) / UTILITY_FOLDER

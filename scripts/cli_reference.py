@@ -59,7 +59,8 @@ PIPELINE_ORDER = (
     "autosynth_make_demo_dataset", "autosynth_convert_brats", "autosynth_convert_ixi",
     "autosynth_verify", "autosynth_plan_and_preprocess", "autosynth_extract_fingerprint",
     "autosynth_plan", "autosynth_preprocess", "autosynth_train", "autosynth_predict",
-    "autosynth_evaluate", "autosynth_test", "autosynth_ablation", "autosynth_demo",
+    "autosynth_evaluate", "autosynth_test", "autosynth_train_segmenter",
+    "autosynth_segmentation_utility", "autosynth_ablation", "autosynth_demo",
 )
 
 

@@ -22,7 +22,14 @@ def test_demo_runs_end_to_end_and_tables_model_and_both_baselines(tmp_path, monk
     assert "tumour: model ahead of both baselines" in out          # said for the lesion too
     assert all("psnr_tumour" in row["mean_sd"] and "brasyn_ssim_tumour" in row["mean_sd"]
                for row in summary["rows"].values())
-    # idempotent: a second run trains nothing and gives the same table
+    assert "segmentation utility" not in out                       # opt-in
+    # idempotent: a second run trains no synthesis model and gives the same verdict; with
+    # --utility it also trains the segmenter and tables real vs synthetic vs both baselines
     assert demo_main(["--home", str(tmp_path), "--cases", "6", "--spacing", "5",
-                      "--epochs", "1", "-np", "1", "--no-progress", "--device", "cpu"]) == code
-    assert "already trained" in capsys.readouterr().out
+                      "--epochs", "1", "-np", "1", "--no-progress", "--device", "cpu",
+                      "--utility", "--utility-epochs", "1"]) == code
+    out = capsys.readouterr().out
+    assert "already trained" in out and "segmentation utility" in out
+    for row in ("| real |", "| synthetic (model) |", "| identity (normalised source) |",
+                "| histogram matching |", "Δ WT Dice"):
+        assert row in out, row

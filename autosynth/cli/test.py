@@ -12,8 +12,10 @@ from autosynth.evaluation.held_out import (ModelSelection, brain_masks,
                                            evaluate_translation, held_out_cases,
                                            row_name, select_models)
 from autosynth.evaluation.held_out_summary import write_test_summary
+from autosynth.evaluation.segmentation_utility import add_utility_to_row
 from autosynth.experiment_planning.splits import SPLITS_FILE
 from autosynth.inference import PredictionError, PredictionSettings
+from autosynth.inference.segmentation import Segmenter
 from autosynth.paths import (DatasetNotFoundError, find_dataset_name, preprocessed_root,
                              raw_root, results_root)
 
@@ -49,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep test predictions that exist (same settings); default: "
                         "predict again, as the models may have changed")
     parser.add_argument("--no-figures", action="store_true", help="write no figures")
+    parser.add_argument("--utility", action="store_true",
+                        help="add the segmentation-utility columns: each test case segmented "
+                        "with the real and with the synthetic target by the segmenter of "
+                        "autosynth_train_segmenter (configuration 2d, fold all, which must be "
+                        "trained); see autosynth_segmentation_utility")
     parser.add_argument("-np", "--num-processes", type=int, default=1,
                         help="worker processes for prediction and scoring (default 1)")
     add_device_option(parser)
@@ -69,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
                                                        args.configuration, args.trainer))
         dataset_json, cases = held_out_cases(raw_root() / name, preprocessed_root() / name)
         masks = brain_masks(cases, results / "test_set_masks")
+        segmenter = (Segmenter(layout.segmenter_folder(results, "2d"), "all", "final",
+                               settings.device) if args.utility else None)
         rows = []
         for model in models:
             label = row_name(model, models)
@@ -80,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(evaluate_translation(model, dataset_json, cases, masks, settings, label,
                                              args.num_processes, args.resume,
                                              not args.no_figures, not args.no_progress))
+            if segmenter is not None:
+                add_utility_to_row(rows[-1], model, segmenter, cases, masks, dataset_json)
     except (EvaluationError, PredictionError, DatasetNotFoundError, DatasetJsonError) as err:
         print(f"{PROG}: {err}", file=sys.stderr)
         return 2

@@ -24,7 +24,7 @@ from autosynth.evaluation.reference_scale import ReferenceScale
 from autosynth.evaluation.summary import Row
 from autosynth.inference import InputCase, PredictionSettings, TrainedModel, predict_cohort
 from autosynth.experiment_planning.splits import SPLITS_FILE, SplitsError, load_splits
-from autosynth.results_layout import trained_model_folders
+from autosynth.results_layout import TEST_SET_FOLDER, trained_model_folders
 from autosynth.utils.files import read_json
 from autosynth.dataset.case_io import CaseReadError, load_case_with_mask
 
@@ -123,7 +123,7 @@ def evaluate_translation(model: TrainedModel, dataset_json: DatasetJson,
                                       f"{channel:04d} ({dataset_json.channel_names[channel]})")
     inputs = [InputCase(c.case_id, tuple(c.channels[k] for k in source_channels),
                         masks[c.case_id]) for c in cases]
-    folder = model.folder / "test_set" if folder is None else Path(folder)
+    folder = model.folder / TEST_SET_FOLDER if folder is None else Path(folder)
     predict_cohort(inputs, model, folder, settings, num_processes, resume, progress)
     ending = model.dataset_json.file_ending
     pairs = [EvaluationCase(c.case_id, folder / f"{c.case_id}{ending}",

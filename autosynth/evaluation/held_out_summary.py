@@ -9,6 +9,7 @@ from pathlib import Path
 
 from autosynth.evaluation.protocols import PREFIX, PROTOCOL_REGIONS, PROTOCOL_TITLES
 from autosynth.evaluation.summary import REGIONS, Row, finite_or_none, mean_sd, table1
+from autosynth.evaluation.utility_table import utility_section
 from autosynth.experiment_planning.splits import SPLITS_FILE
 from autosynth.utils.files import read_json, write_json_atomic, write_text_atomic
 
@@ -46,6 +47,7 @@ def render(rows: list[Row], dataset: str, test_cases: list[str]) -> str:
         f"{len(test_cases)} held-out test case(s) ({SPLITS_FILE} 'test'), scored in each "
         "input's original space, data range 1.", "",
         *protocol_sections(lines),
+        *utility_section(lines),
         "Mean ± SD (population SD) over test cases [seeded case-level bootstrap 95 % interval "
         "of the mean]. The corrected protocol is the one to read; the BraSyn and paper "
         "protocols forgive errors it counts (documentation/evaluation.md).", ""])

@@ -78,6 +78,6 @@ def licence_text(model: TrainedModel) -> str:
         parts += ["", f"--- {notice.name} ---", notice.read_text(encoding="utf-8",
                                                                  errors="replace").strip()]
     if not raw.is_dir():
-        parts += ["", f"(the raw dataset folder was not on the exporting machine; notice "
+        parts += ["", "(the raw dataset folder was not on the exporting machine; notice "
                       "files it may hold are not included)"]
     return "\n".join(parts) + "\n"

@@ -37,8 +37,10 @@ class TrainingHistory:
         for name in COLUMNS:
             setattr(self, name, [float(v) for v in state.get(name, [])])
 
-    def plot(self, path: str | os.PathLike, title: str = "") -> None:
-        """Training and validation loss per epoch, and validation PSNR, in one PNG."""
+    def plot(self, path: str | os.PathLike, title: str = "", metric: str = "validation PSNR",
+             metric_axis: str = "PSNR (dB)") -> None:
+        """Training and validation loss per epoch, and the validation metric (the synthesis
+        trainer's PSNR, the segmenter's Dice, both kept in ``val_psnr``), in one PNG."""
         import matplotlib
 
         matplotlib.use("Agg")
@@ -52,9 +54,8 @@ class TrainingHistory:
         loss_axis.set_ylabel("loss")
         loss_axis.set_yscale("log")
         psnr_axis = loss_axis.twinx()
-        psnr_axis.plot(epochs, self.val_psnr, color="tab:green", linestyle="--",
-                       label="validation PSNR")
-        psnr_axis.set_ylabel("PSNR (dB)")
+        psnr_axis.plot(epochs, self.val_psnr, color="tab:green", linestyle="--", label=metric)
+        psnr_axis.set_ylabel(metric_axis)
         lines = loss_axis.get_lines() + psnr_axis.get_lines()
         loss_axis.legend(lines, [line.get_label() for line in lines], loc="upper center")
         loss_axis.set_title(title)
