@@ -20,7 +20,7 @@ BRIGHTNESS_RANGE = (0.9, 1.1)
 P_BRIGHTNESS = 0.3
 
 
-def _affine_inplane(image: np.ndarray, angle: float, scale: float, order: int) -> np.ndarray:
+def affine_inplane(image: np.ndarray, angle: float, scale: float, order: int) -> np.ndarray:
     """Rotate and scale an (H, W) image, or each slice of a (D, H, W) patch, about its centre
     in the (H, W) plane; zero outside."""
     c, s = np.cos(angle), np.sin(angle)
@@ -47,10 +47,10 @@ def augment_sample(sample: np.ndarray, n_inputs: int, rng: np.random.Generator,
         angle = np.deg2rad(rng.uniform(-ROTATION_DEGREES, ROTATION_DEGREES))
         scale = rng.uniform(*SCALE_RANGE)
         for c in range(out.shape[0]):
-            out[c] = _affine_inplane(out[c], angle, scale, order=3)
+            out[c] = affine_inplane(out[c], angle, scale, order=3)
         if maps_out is not None:
             for c in range(maps_out.shape[0]):
-                maps_out[c] = _affine_inplane(maps_out[c], angle, scale, order=0)
+                maps_out[c] = affine_inplane(maps_out[c], angle, scale, order=0)
     if rng.random() < 0.5:
         out = out[..., ::-1]
         maps_out = None if maps_out is None else maps_out[..., ::-1]
