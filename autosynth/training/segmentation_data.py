@@ -75,6 +75,7 @@ class SegmentationBatchLoader(SliceBatchLoader):
                          augment=augment, num_threads=num_threads, patch=patch,
                          tumour_oversampling=tumour_oversampling)
         self.lookup = class_lookup(class_values)
+        self.patch = [int(p) for p in patch]
         self._cases = [LabelledCase(f) for f in index.case_files]
 
     def make_batch(self, number: int) -> dict[str, np.ndarray]:
