@@ -126,11 +126,14 @@ class ConfigurationPlan:
             out.append(f"slice_axis must be 0, 1 or 2 (array axes Z, Y, X), got {self.slice_axis}")
         if len(self.patch_size) != 2 or any(int(p) < 1 for p in self.patch_size):
             out.append(f"patch_size must be two positive integers, got {self.patch_size}")
-        else:
+        elif self.network.pool_strides is None:
             step = self.network.shape_divisor
             if any(p % step for p in self.patch_size):
                 out.append(f"patch_size {self.patch_size} must be divisible by {step} "
                            f"(2^(stages - 1)) for {self.network.num_stages} stages")
+        elif any(p % s for p, s in zip(self.patch_size, self.network.shape_divisors)):
+            out.append(f"patch_size {self.patch_size} must be divisible per axis by "
+                       f"{list(self.network.shape_divisors)} (the product of network.pool_strides)")
         if self.resize not in RESIZE_MODES:
             retired = (" ('fit_and_pad' shrank large brains to fit the patch; re-plan with "
                        "autosynth_plan)" if self.resize == "fit_and_pad" else "")
