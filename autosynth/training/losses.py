@@ -10,8 +10,8 @@
 - ``in_brain``: the region is the brain mask (required then: a plan asking for it with a loader
   that provides no mask is an error, not a silent whole-patch loss). An empty region gives 0
   (with zero gradients), never NaN.
-- SSIM: the evaluation's Gaussian window (11 taps, sigma 1.5: ``evaluation.ssim`` SIGMA and
-  TRUNCATE, taps from ``evaluation.gaussian``), K1 0.01, K2 0.03, data range 1, computed on the
+- SSIM: the evaluation's Gaussian window and constants (11 taps, sigma 1.5, K1 0.01, K2 0.03:
+  ``utils.gaussian_window``, which the evaluation's SSIM uses too), data range 1, computed on the
   "valid" part of the patch (centres at least the window radius from every side, so no padding
   rule enters the gradient); its mean there is scikit-image's SSIM mean. Every axis is
   filtered (a 3D window for 3D patches). In the brain the window moments come from brain
@@ -25,9 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from autosynth.evaluation.gaussian import gaussian_taps, kernel_radius
-from autosynth.evaluation.masked_ssim import WEIGHT_FLOOR
-from autosynth.evaluation.ssim import K1, K2, SIGMA, TRUNCATE
+from autosynth.utils.gaussian_window import (K1, K2, SIGMA, TRUNCATE, WEIGHT_FLOOR,
+                                             gaussian_taps, kernel_radius)
 
 LOSSES = ("mse", "l1", "mae", "l1_ssim")
 ALIASES = {"mae": "l1"}

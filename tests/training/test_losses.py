@@ -209,3 +209,20 @@ def test_block_and_loss_variants_reach_the_trainer(preprocessed_tiny):
     assert back == dataclasses.replace(planned, input_channels=1, output_channels=1)
     ssim = get_trainer_class("SynthesisTrainer_L1SSIMLoss")(trainer.run)
     assert ssim.schedule.loss == "l1_ssim"
+
+
+def test_a_plans_patch_is_checked_against_per_axis_strides(planned):
+    network = json.loads(planned.read_text())["configurations"]["2d"]["network"]
+    n = network["n_stages"]
+
+    def strides(patch):
+        def change(d):
+            d["configurations"]["2d"]["network"]["pool_strides"] = [[2, 1]] * (n - 1)
+            d["configurations"]["2d"]["patch_size"] = patch
+        return change
+
+    _edit(planned, strides([3 * 2 ** (n - 1), 7]))        # axis 1 is never pooled: 7 is fine
+    assert Plans.load(planned).configurations["2d"].network.shape_divisors == (2 ** (n - 1), 1)
+    _edit(planned, strides([3 * 2 ** (n - 1) + 1, 7]))
+    with pytest.raises(PlansError, match=r"plans.json.*divisible by \[%d, 1\]" % 2 ** (n - 1)):
+        Plans.load(planned)
