@@ -13,7 +13,7 @@ from skimage.metrics import structural_similarity
 from autosynth.architectures.residual_unet import ResidualUNet
 from autosynth.evaluation.masked_ssim import masked_ssim
 from autosynth.experiment_planning.fingerprint import extract_fingerprint
-from autosynth.experiment_planning.planner import plan_experiment
+from autosynth.experiment_planning.configurations import plan_experiment
 from autosynth.experiment_planning.plans import Plans, PlansError
 from autosynth.training.context import TrainingRun
 from autosynth.training.losses import LOSSES, build_loss, ssim_map
