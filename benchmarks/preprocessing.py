@@ -132,7 +132,7 @@ def main() -> None:
         return
 
     from autosynth.experiment_planning.fingerprint import extract_fingerprint
-    from autosynth.experiment_planning.planner import plan_experiment
+    from autosynth.experiment_planning.configurations import plan_experiment
 
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         raw, pre = Path(tmp) / "Dataset900_Bench", Path(tmp) / "pre"

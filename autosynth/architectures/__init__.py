@@ -11,9 +11,10 @@ import importlib
 _EXPORTS = {
     "UNetConfig": "config", "UNetConfigError": "config",
     "UNet2D": "unet2d", "build_network": "unet2d", "count_parameters": "unet2d",
-    "PAPER_PARAMETER_COUNT": "unet2d",
+    "PAPER_PARAMETER_COUNT": "unet2d", "ResidualUNet": "residual_unet",
     "ActivationMemory": "memory", "estimate_activation_memory": "memory",
     "measure_saved_bytes": "memory_measurement",
+    "measure_step_peak_bytes": "memory_measurement",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -12,10 +12,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-DIMENSIONS = (2,)  # 3D networks come with the 3d_fullres configuration
+DIMENSIONS = (2, 3)
+BLOCKS = ("paper", "residual")
 POOLINGS = ("max",)
-NONLINEARITIES = ("relu",)
-INITIALIZATIONS = ("he_uniform",)
+NONLINEARITIES = ("relu", "leaky_relu")
+LEAKY_RELU_SLOPE = 0.01  # nnU-Net's
+INITIALIZATIONS = ("he_uniform", "kaiming_normal")
+POOL_STRIDES = (1, 2)
 UPSAMPLING_MODES = ("nearest", "transposed")
 NORMS = ("none", "batch", "instance")
 FINAL_ACTIVATIONS = ("tanh", "sigmoid", "identity")
@@ -25,6 +28,13 @@ PAPER_FEATURES = [16, 32, 64, 128, 256]
 # The paper: dropout "with an increasing rate from 10 to 30 %" over the levels. The published
 # Keras code (commented-out encoder lines, active decoder lines) uses exactly these per level.
 PAPER_DROPOUT = [0.1, 0.1, 0.2, 0.2, 0.3]
+# nnU-Net's ResEnc-M: residual blocks per encoder stage (deeper stages repeat the last)
+RESENC_M_BLOCKS = [1, 3, 4, 6, 6, 6, 6, 6]
+
+
+def resenc_blocks(n_stages: int) -> list[int]:
+    """Residual blocks per encoder stage of nnU-Net's ResEnc-M preset for ``n_stages``."""
+    return [RESENC_M_BLOCKS[min(i, len(RESENC_M_BLOCKS) - 1)] for i in range(n_stages)]
 
 
 CHANNEL_FIELDS = ("input_channels", "output_channels")
@@ -39,14 +49,31 @@ class UNetConfigError(ValueError):
 class UNetConfig:
     """Everything that defines the network's structure.
 
-    ``dimensions`` is 2 (slices); ``pooling``, ``nonlinearity`` and ``initialization`` name the
-    one implementation of each (2x2 max pooling, ReLU, Keras' He-uniform) so that an edited
-    plan asking for another is refused, never ignored.
+    ``dimensions`` is 2 (slices, input ``(B, C, H, W)``) or 3 (patches, ``(B, C, D, H, W)``).
+    ``pooling``, ``nonlinearity`` and ``initialization`` name one implementation each, so that
+    an edited plan asking for another is refused, never ignored.
 
     Stage ``d`` (0 = full resolution) has ``features_per_stage[d]`` channels in the encoder and in
-    the mirrored decoder; the last stage is the bottleneck. Dropout of ``dropout_per_stage[d]``
-    follows the ReLU of the first convolution of stage ``d``, in the encoder, the decoder or both
-    (``dropout_in``; the paper's text describes the encoder, its published code the decoder).
+    the mirrored decoder; the last stage is the bottleneck. Going from stage ``d`` to ``d + 1``
+    divides axis ``a`` by ``pool_strides[d][a]`` (1 or 2; None: 2 on every axis). An axis with
+    stride 1 stops being pooled, as nnU-Net does for a coarse axis of anisotropic 3D data.
+
+    ``block`` chooses the stages:
+
+    - ``"paper"``: Osman & Tamam's U-Net. ``convs_per_stage[d]`` x (conv -> norm -> ReLU) in
+      the encoder stage and again in the decoder stage, max-pooling between encoder stages,
+      nearest (or transposed) up-sampling. Dropout of ``dropout_per_stage[d]`` follows the
+      first ReLU of stage ``d``, in the encoder, the decoder or both (``dropout_in``; the
+      paper's text describes the encoder, its published code the decoder).
+    - ``"residual"``: nnU-Net's residual-encoder U-Net (ResEnc presets). A stem conv -> IN ->
+      nonlinearity, then per encoder stage ``convs_per_stage[d]`` basic residual blocks
+      (conv -> norm -> nonlinearity -> conv -> norm, plus the identity, or a strided 1x1
+      conv -> norm where the shape changes, then the nonlinearity); the first block of stage
+      ``d > 0`` downsamples by its strided first conv. So for this block ``convs_per_stage``
+      counts *residual blocks* per encoder stage (ResEnc-M: 1, 3, 4, 6, 6, 6, ...:
+      :func:`resenc_blocks`). Decoder: transposed conv (kernel = stride), concatenation with
+      the skip, one conv -> norm -> nonlinearity per stage; a 1x1 head. ``upsampling`` must
+      be ``"transposed"``; dropout is not used (rates must be 0).
     """
 
     input_channels: int = 1
@@ -63,9 +90,14 @@ class UNetConfig:
     pooling: str = "max"
     nonlinearity: str = "relu"
     initialization: str = "he_uniform"
+    block: str = "paper"
+    pool_strides: list[list[int]] | None = None
 
     def __post_init__(self) -> None:
         self.features_per_stage = [int(f) for f in self.features_per_stage]
+        if isinstance(self.pool_strides, (list, tuple)):
+            self.pool_strides = [list(s) if isinstance(s, (list, tuple)) else s
+                                 for s in self.pool_strides]
         if isinstance(self.convs_per_stage, (list, tuple)):
             self.convs_per_stage = [int(c) for c in self.convs_per_stage]
         self.dropout_per_stage = [float(p) for p in self.dropout_per_stage]
@@ -84,9 +116,36 @@ class UNetConfig:
         return list(self.convs_per_stage)
 
     @property
+    def strides(self) -> list[list[int]]:
+        """Per stage transition, the down-sampling factor of each axis (2 unless planned)."""
+        if self.pool_strides is None:
+            return [[2] * self.dimensions for _ in range(self.num_stages - 1)]
+        return [list(s) for s in self.pool_strides]
+
+    @property
+    def shape_divisors(self) -> tuple[int, ...]:
+        """Each spatial axis must be a multiple of its entry (the product of its strides)."""
+        divisors = [1] * self.dimensions
+        for step in self.strides:
+            divisors = [d * s for d, s in zip(divisors, step)]
+        return tuple(divisors)
+
+    def stage_shape(self, shape, stage: int) -> tuple[int, ...]:
+        """Spatial shape of stage ``stage`` for an input of spatial ``shape``."""
+        out = [int(n) for n in shape]
+        for step in self.strides[:stage]:
+            out = [n // s for n, s in zip(out, step)]
+        return tuple(out)
+
+    @property
     def shape_divisor(self) -> int:
-        """H and W must be multiples of this (one 2x2 pooling per stage transition)."""
-        return 2 ** (self.num_stages - 1)
+        """H and W must be multiples of this (one 2x2 pooling per stage transition); only for
+        isotropic strides, where every axis has the same divisor."""
+        divisors = set(self.shape_divisors)
+        if len(divisors) != 1:
+            raise UNetConfigError(f"pool_strides {self.pool_strides} differ between axes; "
+                                  "use shape_divisors")
+        return divisors.pop()
 
     def encoder_dropout(self, stage: int) -> float:
         return self.dropout_per_stage[stage] if self.dropout_in in ("encoder", "both") else 0.0
@@ -129,6 +188,32 @@ class UNetConfig:
                                      ("dropout_in", self.dropout_in, DROPOUT_PLACES)):
             if value not in allowed:
                 fail(f"{name} must be one of {allowed}, got {value!r}")
+        self._validate_block()
+        self._validate_strides()
+
+    def _validate_block(self) -> None:
+        if self.block not in BLOCKS:
+            raise UNetConfigError(f"block must be one of {BLOCKS}, got {self.block!r}")
+        if self.block == "residual":
+            if self.upsampling != "transposed":
+                raise UNetConfigError("block 'residual' up-samples by transposed convolution: "
+                                      f"upsampling must be 'transposed', got {self.upsampling!r}")
+            if any(self.dropout_per_stage):
+                raise UNetConfigError("block 'residual' has no dropout: dropout_per_stage must "
+                                      f"be all 0, got {self.dropout_per_stage}")
+
+    def _validate_strides(self) -> None:
+        if self.pool_strides is None:
+            return
+        expected = self.num_stages - 1
+        if not isinstance(self.pool_strides, list) or len(self.pool_strides) != expected:
+            raise UNetConfigError(f"pool_strides needs one entry per stage transition "
+                                  f"({expected}), got {self.pool_strides}")
+        for step in self.pool_strides:
+            if (not isinstance(step, list) or len(step) != self.dimensions
+                    or any(type(s) is not int or s not in POOL_STRIDES for s in step)):
+                raise UNetConfigError(f"pool_strides: each entry must be {self.dimensions} "
+                                      f"ints in {POOL_STRIDES}, got {step}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -181,3 +266,18 @@ class UNetConfig:
               **overrides: Any) -> "UNetConfig":
         """Osman & Tamam 2022: 5 stages 16-256, two 3x3 convs, nearest up-sampling, tanh."""
         return cls(input_channels=input_channels, output_channels=output_channels, **overrides)
+
+    @classmethod
+    def residual(cls, features_per_stage: list[int], dimensions: int = 2,
+                 input_channels: int = 1, output_channels: int = 1,
+                 **overrides: Any) -> "UNetConfig":
+        """nnU-Net's ResEnc-M U-Net: residual encoder, IN, leaky ReLU, He-normal init, linear
+        head (prediction clamps to [0, 1])."""
+        n = len(features_per_stage)
+        values = dict(features_per_stage=list(features_per_stage), dimensions=dimensions,
+                      convs_per_stage=resenc_blocks(n), dropout_per_stage=[0.0] * n,
+                      block="residual", norm="instance", nonlinearity="leaky_relu",
+                      initialization="kaiming_normal", upsampling="transposed",
+                      final_activation="identity")
+        values.update(overrides)
+        return cls(input_channels=input_channels, output_channels=output_channels, **values)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.profiler import ProfilerActivity, profile
 
 from autosynth.architectures.config import UNetConfig
 from autosynth.architectures.memory import MIB, estimate_activation_memory
@@ -27,6 +28,27 @@ def measure_saved_bytes(model: nn.Module, x: torch.Tensor) -> int:
         out = model(x.requires_grad_(False))
     del out
     return sum(storages.values())
+
+
+def measure_step_peak_bytes(model: nn.Module, x: torch.Tensor) -> int:
+    """The CPU allocator's peak over one training step's forward + backward (mean-squared loss
+    against zeros), above what was allocated before it: kept tensors, backward buffers and
+    the weights' gradients (which do not exist yet: the trainer zeroes them to None).
+    Timeline of ``torch.profiler``'s memory events (allocations +, frees -)."""
+    model.zero_grad(set_to_none=True)
+    x = x.requires_grad_(False)
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        loss = torch.mean(model(x) ** 2)
+        loss.backward()
+        del loss
+    events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
+                    if e.name() == "[memory]")
+    live = peak = 0
+    for _, nbytes in events:
+        live += nbytes
+        peak = max(peak, live)
+    model.zero_grad(set_to_none=True)
+    return peak
 
 
 def calibrate(config: UNetConfig, height: int = 224, width: int = 224,

@@ -22,15 +22,20 @@ Decoder candidates (stage d receives F[d+1] channels from below, F = 16-32-64-12
 
 Only a) matches, and it is also what the published Keras code does (UpSampling2D, concatenate,
 two Conv2D): 19 convolutions in all, as the paper counts.
+
+The same class builds the paper block in 3D (``dimensions`` 3: 3D convolutions, pooling and
+up-sampling, per-axis ``pool_strides``); :func:`build_network` dispatches on ``block``.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from autosynth.architectures.blocks import (ConvStage, he_uniform_init, make_final_activation,
-                                            make_upsampler, upsampled_channels)
-from autosynth.architectures.config import UNetConfig
+from autosynth.architectures.blocks import (CONV, MAX_POOL, ConvStage, check_input, initialize,
+                                            make_final_activation, make_upsampler,
+                                            upsampled_channels)
+from autosynth.architectures.config import UNetConfig, UNetConfigError
+from autosynth.architectures.residual_unet import ResidualUNet
 
 PAPER_PARAMETER_COUNT = 1_962_337
 
@@ -40,37 +45,42 @@ class UNet2D(nn.Module):
 
     def __init__(self, config: UNetConfig) -> None:
         super().__init__()
+        if config.block != "paper":
+            raise UNetConfigError(f"UNet2D builds block 'paper', got {config.block!r}; use "
+                                  "build_network")
         self.config = config
         features, convs, k = config.features_per_stage, config.convs, config.kernel_size
+        dims, strides = config.dimensions, config.strides
         self.encoder = nn.ModuleList()
         channels = config.input_channels
         for stage, width in enumerate(features):
             self.encoder.append(ConvStage(channels, width, convs[stage], k, config.norm,
-                                          config.encoder_dropout(stage)))
+                                          config.encoder_dropout(stage), dims,
+                                          config.nonlinearity))
             channels = width
-        self.pool = nn.MaxPool2d(2, 2)
+        # one pooling per transition (no parameters): an axis may stop being pooled
+        self.pools = nn.ModuleList(MAX_POOL[dims](tuple(s), tuple(s)) for s in strides)
         self.upsamplers = nn.ModuleList()
         self.decoder = nn.ModuleList()
         # decoder stage d (deepest first) goes from features[d + 1] to features[d]
         for stage in reversed(range(config.num_stages - 1)):
             below, width = features[stage + 1], features[stage]
-            self.upsamplers.append(make_upsampler(config.upsampling, below, width))
+            self.upsamplers.append(make_upsampler(config.upsampling, below, width, dims,
+                                                  strides[stage]))
             concat = upsampled_channels(config.upsampling, below, width) + width
             self.decoder.append(ConvStage(concat, width, convs[stage], k, config.norm,
-                                          config.decoder_dropout(stage)))
-        self.head = nn.Conv2d(features[0], config.output_channels, kernel_size=1)
+                                          config.decoder_dropout(stage), dims,
+                                          config.nonlinearity))
+        self.head = CONV[dims](features[0], config.output_channels, kernel_size=1)
         self.final_activation = make_final_activation(config.final_activation)
-        he_uniform_init(self)
+        initialize(self, config.initialization)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        divisor = self.config.shape_divisor
-        if x.ndim != 4 or x.shape[-1] % divisor or x.shape[-2] % divisor:
-            raise ValueError(f"expected (B, C, H, W) with H and W multiples of {divisor}, "
-                             f"got {tuple(x.shape)}")
+        check_input(x, self.config.dimensions, self.config.shape_divisors)
         skips: list[torch.Tensor] = []
         for stage, block in enumerate(self.encoder):
             if stage:
-                x = self.pool(x)
+                x = self.pools[stage - 1](x)
             x = block(x)
             skips.append(x)
         skips.pop()  # the bottleneck output is not a skip
@@ -79,11 +89,12 @@ class UNet2D(nn.Module):
         return self.final_activation(self.head(x))
 
 
-def build_network(config: UNetConfig | dict) -> UNet2D:
-    """The network a plan describes (a dict is read with :meth:`UNetConfig.from_dict`)."""
+def build_network(config: UNetConfig | dict) -> nn.Module:
+    """The network a plan describes (a dict is read with :meth:`UNetConfig.from_dict`):
+    the paper block (this module, 2D or 3D) or the residual one (``residual_unet``)."""
     if isinstance(config, dict):
         config = UNetConfig.from_dict(config)
-    return UNet2D(config)
+    return ResidualUNet(config) if config.block == "residual" else UNet2D(config)
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:

@@ -100,7 +100,8 @@ def score_run(trainer_class, run, args, device: str, epochs: int | None = None
     scored = validate_cases(trainer.network, run.preprocessed_folder, splits.test,
                             run.source_channels, run.target_channel, torch.device(device),
                             run.output_folder / "test_preprocessed_space.json",
-                            tuple(run.configuration.patch_size))
+                            tuple(run.configuration.patch_size),
+                            run.configuration.context_slices)
     return scored["cases"]
 
 

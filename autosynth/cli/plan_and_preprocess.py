@@ -16,7 +16,8 @@ from autosynth.dataset.dataset_json import DATASET_JSON_FILE, DatasetJson, Datas
 from autosynth.dataset.image_io import ImageIOError
 from autosynth.dataset.integrity import DatasetIntegrityError, assert_dataset_ok
 from autosynth.experiment_planning.fingerprint import FingerprintError, extract_fingerprint
-from autosynth.experiment_planning.planner import PLANNERS, plan_experiment
+from autosynth.experiment_planning.configurations import (PLANNERS, PREPROCESSED_BY_DEFAULT,
+                                                          plan_experiment)
 from autosynth.experiment_planning.plans import Plans, PlansError
 from autosynth.experiment_planning.splits import DEFAULT_SEED, SPLITS_FILE, SplitsError, ensure_splits
 from autosynth.paths import DatasetNotFoundError, preprocessed_dataset_folder, raw_dataset_folder
@@ -31,6 +32,12 @@ KNOWN_ERRORS = (DatasetJsonError, ImageIOError, FingerprintError, PlansError, Sp
 # On the 2-core development machine -np 2 took 1.15x as long as -np 1 (2026-12-02, 4 BraTS-sized
 # cases, benchmarks/limits.py, documentation/benchmarks.md): one worker per two cores, at most 4
 DEFAULT_PROCESSES = max(1, min(4, (os.cpu_count() or 1) // 2))
+# documentation/plans.md gives each configuration's disk cost (benchmarks/configurations.py)
+CONFIGURATIONS_HELP = (
+    "2d: slices planned from the data (paper U-Net); 2d_paper: the paper's exact settings "
+    "(whole slices at 224x224); 2.5d: as 2d with neighbouring slices as extra inputs and the "
+    "modern residual U-Net; 3d_fullres: 3D patches at the median spacing, residual 3D U-Net. "
+    "DISK_HELP")
 
 
 # ----------------------------------------------------------------------------- options
@@ -103,7 +110,8 @@ def _fingerprint(args) -> None:
 
 def _plan(args) -> None:
     raw, pre = _folders(args.dataset)
-    configurations = args.configurations or list(PLANNERS)
+    configurations = list(dict.fromkeys([*PLANNERS, *(args.configurations or [])])) \
+        if getattr(args, "plan_all", False) else (args.configurations or list(PLANNERS))
     plans, kept = plan_experiment(pre, configurations, args.memory_gb, args.precision,
                                   args.storage_dtype, args.overwrite)
     dataset_json = DatasetJson.load(raw)
@@ -126,7 +134,9 @@ def _plan(args) -> None:
 def _preprocess(args) -> None:
     raw, pre = _folders(args.dataset)
     plans = Plans.load(pre)
-    for name in args.configurations or list(plans.configurations):
+    names = args.configurations or [c for c in PREPROCESSED_BY_DEFAULT
+                                    if c in plans.configurations]
+    for name in names:
         counts = preprocess_dataset(raw, pre, plans, name, args.num_processes,
                                     not args.no_progress)
         print(f"{name}: {counts['done']} case(s) preprocessed, {counts['skipped']} already up "
@@ -167,9 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(parser)
     _verify_option(parser)
     _fingerprint_options(parser)
-    _plan_options(parser, f"configurations to plan and preprocess (default: "
-                          f"{' '.join(PLANNERS)}): 2d is planned from the data, 2d_paper is "
-                          "the paper's exact settings")
+    _plan_options(parser, "configurations to preprocess (all of "
+                          f"{', '.join(PLANNERS)} are planned; default: preprocess "
+                          f"{' '.join(PREPROCESSED_BY_DEFAULT)}). " + CONFIGURATIONS_HELP)
     return parser
 
 
@@ -179,8 +189,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def all_steps(a):
         _fingerprint(a)
+        a.plan_all = True
         _plan(a)
-        a.configurations = a.configurations or list(PLANNERS)
+        a.configurations = a.configurations or list(PREPROCESSED_BY_DEFAULT)
         _preprocess(a)
 
     return _run(parser.prog, all_steps, args)
@@ -212,7 +223,8 @@ def build_plan_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true",
                         help="re-plan configurations already in plans.json (discarding edits "
                         "made to them) and make a new split")
-    _plan_options(parser, f"configurations to plan (default: {' '.join(PLANNERS)})")
+    _plan_options(parser, f"configurations to plan (default: {' '.join(PLANNERS)}). "
+                  + CONFIGURATIONS_HELP)
     return parser
 
 
@@ -228,7 +240,9 @@ def build_preprocess_parser() -> argparse.ArgumentParser:
                      "and relevant plan fields are unchanged are skipped.")
     _common(parser)
     parser.add_argument("-c", "--configurations", nargs="+", default=None, metavar="CONFIG",
-                        help="configurations to preprocess (default: all in plans.json)")
+                        help="configurations to preprocess (default: "
+                        f"{' '.join(PREPROCESSED_BY_DEFAULT)}, those of them in plans.json). "
+                        + CONFIGURATIONS_HELP)
     return parser
 
 

@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-d", "--dataset", default=None, help="dataset id or name; may be left "
                         "out when exactly one dataset is preprocessed")
     parser.add_argument("-c", "--configuration", default="2d",
-                        help="planned configuration: 2d (default) or 2d_paper")
+                        help="planned configuration: 2d (default), 2d_paper, 2.5d or "
+                        "3d_fullres (autosynth_plan_and_preprocess --help says what each is)")
     parser.add_argument("-tr", "--trainer", default=layout.DEFAULT_TRAINER,
                         help="trainer class: SynthesisTrainer (default), "
                         "SynthesisTrainer_TransposedConv, SynthesisTrainer_BatchNorm, "
@@ -74,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "GPU, NCCL; with --device cpu they share the CPU over gloo). The plan's "
                         "batch stays the global batch: each process takes batch / K slices. "
                         "Under torchrun leave this at 1: the process count comes from torchrun")
+    parser.add_argument("--time-budget", type=float, default=None, metavar="MINUTES",
+                        help="stop training once this many minutes of training have passed "
+                        "(counted over resumed runs; the epoch running then ends early, is "
+                        "validated and checkpointed): to compare configurations at equal cost")
+    parser.add_argument("--budget-clock", choices=("wall", "cpu"), default="wall",
+                        help="what --time-budget counts: wall-clock time (default) or this "
+                        "process's CPU time (fairer on a shared machine; use --num-workers 0 "
+                        "so that batch building is counted too)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the network")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return parser
@@ -117,6 +126,8 @@ def train_process(args: argparse.Namespace) -> int:
         trainer = trainer_class(run, device=device, num_workers=args.num_workers,
                                 compile_network=args.compile, progress=not args.no_progress,
                                 distributed=context)
+        if args.time_budget is not None:
+            trainer.set_time_budget(args.time_budget * 60, args.budget_clock)
         trainer.initialize()
         if args.pretrained_weights:
             count = load_pretrained_weights(trainer.network, args.pretrained_weights)

@@ -16,20 +16,9 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from autosynth.utils.gaussian_window import gaussian_kernel1d, kernel_radius  # noqa: F401
+
 BLOCK = 48  # outputs per band block; 24-96 all run at the same speed here
-
-
-def kernel_radius(sigma: float, truncate: float) -> int:
-    """scipy.ndimage's radius: int(truncate * sigma + 0.5) (5 for sigma 1.5, truncate 3.5)."""
-    return int(truncate * float(sigma) + 0.5)
-
-
-def gaussian_kernel1d(sigma: float, truncate: float) -> np.ndarray:
-    """Normalised Gaussian taps, exactly scipy.ndimage's (float64)."""
-    radius = kernel_radius(sigma, truncate)
-    offsets = np.arange(-radius, radius + 1, dtype=np.float64)
-    taps = np.exp(-0.5 / (float(sigma) ** 2) * offsets ** 2)
-    return taps / taps.sum()
 
 
 def reflect_index(positions: np.ndarray, n: int) -> np.ndarray:

@@ -20,8 +20,7 @@ import torch
 
 from autosynth.evaluation.gaussian import gaussian_filter, kernel_radius
 from autosynth.evaluation.ssim import K1, K2, SIGMA, TRUNCATE, ArrayLike, _as_tensor
-
-WEIGHT_FLOOR = 1e-12   # a window with (numerically) no mask voxel gets no score
+from autosynth.utils.gaussian_window import WEIGHT_FLOOR
 
 
 def masked_ssim_map(pred: ArrayLike, ref: ArrayLike, mask: ArrayLike, data_range: float = 1.0,

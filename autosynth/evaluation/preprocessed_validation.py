@@ -42,11 +42,13 @@ def summarise(per_case: dict[str, dict[str, float]]) -> dict:
 
 def validate_cases(network: nn.Module, folder: Path, cases: list[str],
                    source_channels: list[int], target_channel: int, device: torch.device,
-                   output: Path, patch: tuple[int, int] | None = None) -> dict:
+                   output: Path, patch: tuple[int, ...] | None = None,
+                   context_slices: int = 1) -> dict:
     """Write ``output`` (``validation_preprocessed/summary.json``): per-case metrics and
     their mean +- SD."""
     network.eval()
-    predictor = SlicePredictor([network], device, VALIDATION_BATCH, patch=patch)
+    predictor = SlicePredictor([network], device, VALIDATION_BATCH, patch=patch,
+                               context_slices=context_slices)
     per_case = {}
     for case in cases:
         data, mask, labels, _ = load_case(folder, case)
@@ -78,7 +80,7 @@ def validate_fold(trainer: SynthesisTrainer, checkpoint: str = BEST) -> dict:
                             run.source_channels, run.target_channel, trainer.device,
                             trainer.output_folder / layout.PREPROCESSED_VALIDATION_FOLDER
                             / "summary.json",
-                            tuple(trainer.config.patch_size))
+                            tuple(trainer.config.patch_size), trainer.config.context_slices)
     means = {k: round(v["mean"], 4) for k, v in result["mean_sd"].items()
              if k in ("psnr_brain", "ssim_brain", "mae_brain", "psnr", "ssim")}
     trainer.log(f"validation cases ({len(run.val_cases)}): {means}")

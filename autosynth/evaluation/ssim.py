@@ -27,8 +27,8 @@ import numpy as np
 import torch
 
 from autosynth.evaluation.gaussian import filter_first_axis, filter_last_axis, kernel_radius
+from autosynth.utils.gaussian_window import K1, K2, SIGMA, TRUNCATE  # noqa: F401 (re-exported)
 
-SIGMA, TRUNCATE, K1, K2 = 1.5, 3.5, 0.01, 0.03
 GROUP_VOXELS = 2 ** 18   # voxels per cache-sized work chunk (x 5 moments x 4 bytes = 5 MiB)
 ArrayLike = np.ndarray | torch.Tensor
 

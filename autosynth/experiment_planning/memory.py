@@ -1,4 +1,4 @@
-"""Batch size from a memory budget: what one training slice costs the paper-style U-Net.
+"""Batch size from a memory budget: what one training sample (a 2D slice or a 3D patch) costs.
 
 The estimate counts, stage by stage, the tensors that autograd keeps from the forward pass for
 the backward pass (what torch's saved-tensor hooks report for this network), plus the largest
@@ -14,6 +14,12 @@ Calibration (torch 2.13 CPU, saved-tensor hooks, per slice at batch 2): the pape
 224x224 keeps 68.6 MiB in fp32 and 37.6 MiB under bf16 autocast; the estimate gives 68.6 and
 35.7 MiB for the kept tensors and adds 12.3 / 6.1 MiB for the backward buffers: 80.9 / 41.9 MiB,
 against the 75 / 39 MiB measured for the whole step (the training memory measured on this machine, documentation/plans.md).
+
+The same two parts serve 3D patches and the residual block (the kept tensors of
+:mod:`autosynth.architectures.memory`, the largest gradient pair of any convolution). Validated
+against the CPU allocator's peak of a training step of batch 2 (``benchmarks/memory_3d.py``):
+the step needs ``2 x`` :func:`activation_mib_per_sample` plus the weights' gradients (part of
+:func:`fixed_mib`), within 25 %; ``tests/architectures/test_memory_3d.py`` checks it.
 """
 from __future__ import annotations
 
@@ -31,11 +37,22 @@ MIN_BATCH, MAX_BATCH = 2, 32
 MAX_DATASET_FRACTION = 0.05  # a batch covers at most 5 % of the training slices (nnU-Net)
 
 
-def _largest_gradient_pair(patch: tuple[int, int], network: UNetConfig,
-                           in_channels: int) -> int:
+def _stage_voxels(patch, network: UNetConfig) -> list[int]:
+    """Voxels per sample at each stage (a side not divisible by its strides rounds up)."""
+    sides, voxels = [int(p) for p in patch], []
+    for stage in range(network.num_stages):
+        voxels.append(math.prod(sides))
+        if stage < network.num_stages - 1:
+            sides = [math.ceil(n / s) for n, s in zip(sides, network.strides[stage])]
+    return voxels
+
+
+def _largest_gradient_pair(patch, network: UNetConfig, in_channels: int) -> int:
     """Elements of the largest (input + output) gradient pair of one convolution."""
     f, n = network.features_per_stage, network.num_stages
-    pixels = [math.ceil(patch[0] / 2 ** i) * math.ceil(patch[1] / 2 ** i) for i in range(n)]
+    pixels = _stage_voxels(patch, network)
+    if network.block == "residual":
+        return _largest_residual_pair(f, pixels, network, in_channels)
     first_inputs = [(level, in_channels if level == 0 else f[level - 1]) for level in range(n)]
     first_inputs += [(level, f[level + 1] + f[level]) for level in range(n - 2, -1, -1)]
     largest = 0
@@ -46,9 +63,25 @@ def _largest_gradient_pair(patch: tuple[int, int], network: UNetConfig,
     return largest
 
 
-def activation_mib_per_slice(patch, network: UNetConfig, precision: str = "float32",
-                             in_channels: int = 1, out_channels: int = 1) -> float:
-    """Estimated training memory of one slice (forward tensors kept + backward buffers), MiB.
+def _largest_residual_pair(f: list[int], pixels: list[int], network: UNetConfig,
+                           in_channels: int) -> int:
+    """The same for the residual U-Net: stem, blocks (the strided conv's input at the finer
+    stage), transposed convs and decoder convs (input = concatenation)."""
+    pairs = [(in_channels + f[0]) * pixels[0]]
+    for stage in range(network.num_stages):
+        finer = pixels[stage - 1] if stage else pixels[0]
+        below = f[stage - 1] if stage else f[0]
+        pairs += [below * finer + f[stage] * pixels[stage], 2 * f[stage] * pixels[stage]]
+    for stage in range(network.num_stages - 1):
+        pairs += [f[stage + 1] * pixels[stage + 1] + f[stage] * pixels[stage],
+                  3 * f[stage] * pixels[stage]]
+    return max(pairs)
+
+
+def activation_mib_per_sample(patch, network: UNetConfig, precision: str = "float32",
+                              in_channels: int = 1, out_channels: int = 1) -> float:
+    """Estimated training memory of one sample of spatial ``patch`` ((h, w) for a 2D network,
+    (d, h, w) for a 3D one): forward tensors kept + backward buffers, MiB.
 
     The kept tensors are the architecture's own count
     (:func:`autosynth.architectures.estimate_activation_memory`, with dropout masks at the
@@ -59,10 +92,13 @@ def activation_mib_per_slice(patch, network: UNetConfig, precision: str = "float
                          f"got '{precision}'")
 
     config = dataclasses.replace(network, input_channels=in_channels, output_channels=out_channels)
-    kept = estimate_activation_memory(config, int(patch[0]), int(patch[1])).bytes(
+    kept = estimate_activation_memory(config, *(int(p) for p in patch)).bytes(
         precision, device_type="cpu")
     transient = _largest_gradient_pair(tuple(patch), network, in_channels)
     return (kept + transient * BYTES_PER_ELEMENT[precision]) / MIB
+
+
+activation_mib_per_slice = activation_mib_per_sample  # the 2D name the planner uses
 
 
 def fixed_mib(n_parameters: int) -> float:

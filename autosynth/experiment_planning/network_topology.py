@@ -50,3 +50,27 @@ def count_parameters(network: UNetConfig, in_channels: int = 1, out_channels: in
     (1,962,337 for the paper network with one input and one output)."""
     return count(build_network(dataclasses.replace(network, input_channels=in_channels,
                                                    output_channels=out_channels)))
+
+
+# The modern network of the 2.5d and 3d_fullres configurations (nnU-Net's ResEnc-M presets):
+# widths 32 * 2^i capped at 320, residual blocks per encoder stage 1, 3, 4, 6, 6, 6, ...
+MODERN_BASE_FEATURES = 32
+MODERN_MAX_FEATURES = 320
+RESIDUAL_BLOCKS = (1, 3, 4, 6)
+
+
+def residual_unet(n_stages: int, dimensions: int,
+                  pool_strides: list[list[int]] | None = None,
+                  base_features: int = MODERN_BASE_FEATURES,
+                  max_features: int = MODERN_MAX_FEATURES) -> UNetConfig:
+    """Residual encoder U-Net (instance norm, leaky ReLU, transposed-convolution up-sampling,
+    no dropout) with a linear head: tanh cannot reach the top of the intensity range, so the
+    output is clamped to [0, 1] at prediction instead."""
+    return UNetConfig(
+        features_per_stage=[min(base_features * 2 ** i, max_features)
+                            for i in range(n_stages)],
+        convs_per_stage=[RESIDUAL_BLOCKS[min(i, len(RESIDUAL_BLOCKS) - 1)]
+                         for i in range(n_stages)],
+        dropout_per_stage=[0.0] * n_stages, dropout_in="both", upsampling="transposed",
+        norm="instance", final_activation="identity", dimensions=dimensions,
+        block="residual", nonlinearity="leaky_relu", pool_strides=pool_strides)

@@ -45,7 +45,12 @@ def _check_keys(cls, data: Any, where: str) -> dict:
 
 @dataclass
 class TrainingPlan:
-    """The training schedule; the trainer reads it as it is (one set of defaults: these)."""
+    """The training schedule; the trainer reads it as it is (one set of defaults: these).
+
+    ``loss`` is one of ``training.losses.LOSSES``; ``loss_in_brain`` restricts it to the brain
+    mask; ``tumour_weight`` multiplies the error of tumour voxels (labels > 0) where labels
+    exist (1: unweighted).
+    """
 
     epochs: int
     iterations_per_epoch: int
@@ -56,6 +61,17 @@ class TrainingPlan:
     loss: str = "mse"
     augmentation: bool = True
     seed: int = 0
+    loss_in_brain: bool = False
+    tumour_weight: float = 1.0
+
+    def problems(self) -> list[str]:
+        out = []
+        if not isinstance(self.loss_in_brain, bool):
+            out.append(f"loss_in_brain must be true or false, got {self.loss_in_brain!r}")
+        if (isinstance(self.tumour_weight, bool) or not isinstance(self.tumour_weight, (int, float))
+                or not self.tumour_weight > 0):
+            out.append(f"tumour_weight must be a positive number, got {self.tumour_weight!r}")
+        return out
 
 
 @dataclass
@@ -98,6 +114,25 @@ class ConfigurationPlan:
     notes: list[str] = field(default_factory=list)
     orientation: str = CANONICAL
     tumour_oversampling: float = 0.33
+    context_slices: int = 1
+    slice_spacing: float | None = None
+
+    @property
+    def volumetric(self) -> bool:
+        """3D patches (``3d_fullres``): the network sees ``patch_size[0]`` slices at once."""
+        return len(self.patch_size) == 3
+
+    @property
+    def contiguous_slices(self) -> bool:
+        """Neighbouring slices are read together (2.5D, 3D): the stored slices must be one
+        unbroken run, so only slices beyond the brain's first and last are dropped."""
+        return self.volumetric or self.context_slices > 1
+
+    @property
+    def window(self) -> tuple[int, int, int]:
+        """The sliding window ``(pd, ph, pw)`` over a stored ``(S, H, W)`` case."""
+        return tuple(int(p) for p in self.patch_size) if self.volumetric \
+            else (1, *(int(p) for p in self.patch_size))
 
     @property
     def inplane_axes(self) -> tuple[int, int]:
@@ -108,13 +143,26 @@ class ConfigurationPlan:
         out = []
         if self.slice_axis not in (0, 1, 2):
             out.append(f"slice_axis must be 0, 1 or 2 (array axes Z, Y, X), got {self.slice_axis}")
-        if len(self.patch_size) != 2 or any(int(p) < 1 for p in self.patch_size):
-            out.append(f"patch_size must be two positive integers, got {self.patch_size}")
+        dims = self.network.dimensions
+        if len(self.patch_size) != dims or any(int(p) < 1 for p in self.patch_size):
+            out.append(f"patch_size must be {dims} positive integers for a {dims}D network, "
+                       f"got {self.patch_size}")
         else:
-            step = self.network.shape_divisor
-            if any(p % step for p in self.patch_size):
-                out.append(f"patch_size {self.patch_size} must be divisible by {step} "
-                           f"(2^(stages - 1)) for {self.network.num_stages} stages")
+            steps = self.network.shape_divisors
+            if any(p % step for p, step in zip(self.patch_size, steps)):
+                divisor = steps[0] if len(set(steps)) == 1 else list(steps)
+                out.append(f"patch_size {self.patch_size} must be divisible by {divisor} "
+                           f"(the network's poolings per axis) for {self.network.num_stages} "
+                           "stages")
+        if not isinstance(self.context_slices, int) or self.context_slices < 1 \
+                or self.context_slices % 2 == 0:
+            out.append(f"context_slices must be an odd positive integer (slices per source "
+                       f"around the target slice), got {self.context_slices}")
+        elif self.volumetric and self.context_slices != 1:
+            out.append("context_slices must be 1 with a 3D patch (the patch holds the "
+                       "neighbouring slices already)")
+        if self.slice_spacing is not None and (not self.volumetric or self.slice_spacing <= 0):
+            out.append("slice_spacing (mm) is for 3D patches only and must be positive")
         if self.resize not in RESIZE_MODES:
             retired = (" ('fit_and_pad' shrank large brains to fit the patch; re-plan with "
                        "autosynth_plan)" if self.resize == "fit_and_pad" else "")
@@ -136,6 +184,7 @@ class ConfigurationPlan:
             out.append("batch_size must be at least 1")
         for contrast, norm in self.normalization.items():
             out += [f"normalization.{contrast}: {p}" for p in norm.problems()]
+        out += [f"training.{p}" for p in self.training.problems()]
         return out
 
     def to_dict(self) -> dict:

@@ -142,7 +142,7 @@ _WORKER: dict = {}
 
 def network_channels(model: TrainedModel) -> int:
     """Input channels of the model's networks (for a network that does not describe them)."""
-    return len(model.sources)
+    return len(model.sources) * model.configuration.context_slices
 
 
 def _load_predictor(model: TrainedModel, settings: PredictionSettings, checkpoints: list[Path]):
@@ -150,10 +150,11 @@ def _load_predictor(model: TrainedModel, settings: PredictionSettings, checkpoin
     patch = tuple(model.configuration.patch_size)
     if onnx_engine.resolve_engine(settings.engine, device) == "onnx":
         return onnx_engine.OnnxSlicePredictor.from_checkpoints(
-            checkpoints, settings.batch_size, settings.mirror, patch, network_channels(model))
+            checkpoints, settings.batch_size, settings.mirror, patch, network_channels(model),
+            model.configuration.context_slices)
     nets = [networks.load_network(p, device) for p in checkpoints]
-    return networks.SlicePredictor(nets, device, settings.batch_size, settings.mirror,
-                                   patch=patch)
+    return networks.SlicePredictor.for_configuration(nets, model.configuration, device,
+                                                     settings.batch_size, settings.mirror)
 
 
 def _load_members(models: list[TrainedModel], settings: PredictionSettings,

@@ -51,7 +51,8 @@ class MirroredNetwork(nn.Module):
         self.config = getattr(network, "config", None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.network(torch.flip(x, dims=(3,))).float().flip(dims=(3,))
+        last = x.ndim - 1  # W, for 2D and 3D windows alike
+        return self.network(torch.flip(x, dims=(last,))).float().flip(dims=(last,))
 
 
 def single_passes(predictor: SlicePredictor) -> list[SlicePredictor]:
@@ -66,5 +67,6 @@ def single_passes(predictor: SlicePredictor) -> list[SlicePredictor]:
             passes.append(SlicePredictor([one], predictor.device, predictor.batch_size,
                                          mirror=False, patch=predictor.patch,
                                          channels_last=predictor.memory_format
-                                         == torch.channels_last))
+                                         != torch.contiguous_format,
+                                         context_slices=predictor.context_slices))
     return passes

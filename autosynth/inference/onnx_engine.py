@@ -26,6 +26,7 @@ from autosynth import results_layout as layout
 from autosynth.inference.errors import PredictionError
 from autosynth.inference import networks
 from autosynth.inference.sliding_window import predict_sliding_window
+from autosynth.preprocessing.context_slices import stack_neighbours
 from autosynth.utils.files import atomic_path, read_json, write_json_atomic
 
 try:  # a dependency; torch is the fallback where an install lacks it
@@ -99,7 +100,7 @@ def export_checkpoint(checkpoint: Path, spatial: tuple[int, ...] | None = None,
     config = getattr(network, "config", None)
     if config is not None:
         channels = int(config.input_channels)
-        spatial = tuple(spatial) if spatial else (2 * config.shape_divisor,) * 2
+        spatial = tuple(spatial) if spatial else tuple(2 * d for d in config.shape_divisors)
     if channels is None or not spatial:
         raise PredictionError(f"{checkpoint}: the network does not say its input shape; give "
                               "the patch and the channels to export it")
@@ -152,10 +153,12 @@ class OnnxSlicePredictor:
     windows, fold (and mirror) average and channel check."""
 
     def __init__(self, sessions: list, batch_size: int | None = None, mirror: bool = False,
-                 patch: tuple[int, ...] | None = None, mirrored_only: bool = False):
+                 patch: tuple[int, ...] | None = None, mirrored_only: bool = False,
+                 context_slices: int = 1):
         if not sessions:
             raise PredictionError("no network to predict with")
         self.sessions = sessions
+        self.context_slices = int(context_slices)  # 2.5D: neighbours as channels
         self.mirrored_only = mirrored_only  # the mirrored pass alone (a --save-std pass)
         self.batch_size = batch_size or networks.default_batch_size(torch.device("cpu"))
         self.mirror = mirror
@@ -166,11 +169,12 @@ class OnnxSlicePredictor:
     @classmethod
     def from_checkpoints(cls, checkpoints: list[Path], batch_size: int | None = None,
                          mirror: bool = False, patch: tuple[int, ...] | None = None,
-                         channels: int | None = None) -> "OnnxSlicePredictor":
+                         channels: int | None = None, context_slices: int = 1
+                         ) -> "OnnxSlicePredictor":
         """Sessions for ``checkpoints`` (exported on first use), warmed up on one batch;
         ``channels`` is used only for a network that does not describe its input."""
         sessions = [make_session(onnx_model_for(Path(c), patch, channels)) for c in checkpoints]
-        predictor = cls(sessions, batch_size, mirror, patch)
+        predictor = cls(sessions, batch_size, mirror, patch, context_slices=context_slices)
         if patch is not None:   # the first run allocates and plans: pay it here, once
             window = (1, *patch) if len(patch) == 2 else tuple(patch)
             predictor.predict_windows(np.zeros((predictor.batch_size, predictor.channels,
@@ -189,7 +193,8 @@ class OnnxSlicePredictor:
         for session in self.sessions:
             for mirrored in ((False, True) if self.mirror else (False,)):
                 passes.append(type(self)([session], self.batch_size, False, self.patch,
-                                         mirrored_only=mirrored))
+                                         mirrored_only=mirrored,
+                                         context_slices=self.context_slices))
         return passes
 
     def predict_windows(self, batch: np.ndarray) -> np.ndarray:
@@ -206,6 +211,7 @@ class OnnxSlicePredictor:
 
     def __call__(self, data: np.ndarray) -> np.ndarray:
         """``(C, S, H, W)`` normalised source slices -> ``(S, H, W)`` float32 prediction."""
+        data = stack_neighbours(data, self.context_slices)
         if data.shape[0] != self.channels:
             raise PredictionError(f"the network takes {self.channels} input channel(s), the "
                                   f"case gives {data.shape[0]}")

@@ -25,7 +25,9 @@ from autosynth.dataset.brain_mask import (MASK_DERIVED, MASK_FROM_FILE, bounding
                                                 brain_voxels_per_slice, derive_brain_mask,
                                                 kept_slice_indices)
 from autosynth.preprocessing.properties import CaseProperties
-from autosynth.preprocessing.resampling import pad_to_at_least, resample_stack, size_at_spacing
+from autosynth.preprocessing.resampling import (pad_slices_to_at_least, pad_to_at_least,
+                                                resample_slices, resample_stack,
+                                                size_at_spacing)
 
 
 class PreprocessingError(RuntimeError):
@@ -41,6 +43,18 @@ def _check_inputs(images, mask, labels, geometry: Geometry, case_id: str) -> Non
         if array is not None and tuple(array.shape) != expected:
             raise PreprocessingError(f"case {case_id}: {name} shape {tuple(array.shape)} does "
                                      f"not match the geometry's (Z, Y, X) size {expected}")
+
+
+def _slice_resampling(config: ConfigurationPlan, kept: int, spacing: float) -> dict | None:
+    """For 3D patches: the kept slices resampled to the plan's ``slice_spacing`` and padded up
+    to the patch depth; None for slice-wise configurations (slices stay as acquired)."""
+    if not config.volumetric:
+        return None
+    target = float(config.slice_spacing) if config.slice_spacing else float(spacing)
+    resampled = size_at_spacing([kept], [spacing], [target])[0]
+    stored = max(resampled, int(config.patch_size[0]))
+    return {"spacing": float(spacing), "stored_spacing": target, "resampled_slices": resampled,
+            "stored_slices": stored, "pad_before": (stored - resampled) // 2}
 
 
 def preprocess_case(images: np.ndarray, mask: np.ndarray | None, geometry: Geometry,
@@ -81,6 +95,8 @@ def preprocess_case(images: np.ndarray, mask: np.ndarray | None, geometry: Geome
     brain_s = np.moveaxis(brain, axis, 0)
     fraction = config.null_slice_fraction if null_slice_fraction is None else null_slice_fraction
     kept = kept_slice_indices(brain_voxels_per_slice(brain_s, 0), fraction)
+    if config.contiguous_slices:  # neighbours are read together: one unbroken run
+        kept = np.arange(kept.min(), kept.max() + 1)
     brain_s = brain_s[kept]
     if config.crop_to_brain:
         crop = bounding_box(brain_s)[1:]
@@ -90,7 +106,8 @@ def preprocess_case(images: np.ndarray, mask: np.ndarray | None, geometry: Geome
     cropped = [crop[0][1] - crop[0][0], crop[1][1] - crop[1][0]]
     canonical_spacing = reorientation.canonical_zyx(list(reversed(geometry.spacing)))
     spacing = [canonical_spacing[a] for a in range(3) if a != axis]
-    patch = tuple(int(p) for p in config.patch_size)
+    patch = tuple(int(p) for p in config.patch_size[-2:])
+    slices = _slice_resampling(config, len(kept), canonical_spacing[axis])
     if config.resize == "spacing":
         target = list(config.inplane_spacing)
         size = size_at_spacing(cropped, spacing, target)
@@ -99,7 +116,15 @@ def preprocess_case(images: np.ndarray, mask: np.ndarray | None, geometry: Geome
         target = [s * c / n for s, c, n in zip(spacing, cropped, size)]
 
     def to_stored(stack: np.ndarray, order: int) -> np.ndarray:
-        return pad_to_at_least(resample_stack(stack, size, order, spacing, target), patch)[0]
+        stack = pad_to_at_least(resample_stack(stack, size, order, spacing, target), patch)[0]
+        if slices is None:
+            return stack
+        lead = stack.ndim == 3  # masks and labels: (S, H, W)
+        stack = stack[None] if lead else stack
+        stack = resample_slices(stack, slices["resampled_slices"], order, slices["spacing"],
+                                slices["stored_spacing"])
+        stack = pad_slices_to_at_least(stack, slices["stored_slices"])[0]
+        return stack[0] if lead else stack
 
     data = to_stored(normalized[:, kept, window[0], window[1]], 3)
     out_mask = to_stored(brain_s[:, window[0], window[1]], 0) > 0.5
@@ -120,7 +145,8 @@ def preprocess_case(images: np.ndarray, mask: np.ndarray | None, geometry: Geome
         normalization=norm, storage_dtype=config.storage_dtype,
         has_labels=labels is not None, autosynth_version=autosynth.__version__,
         reorientation=reorientation.to_dict(), stored_shape=list(data.shape[2:]),
-        canonical_shape_zyx=[int(n) for n in brain.shape], original_spacing=spacing)
+        canonical_shape_zyx=[int(n) for n in brain.shape], original_spacing=spacing,
+        slice_resampling=slices)
     return (data.astype(config.storage_dtype, copy=False), out_mask.astype(np.uint8),
             out_labels, properties)
 
@@ -136,11 +162,18 @@ def restore_to_original(array: np.ndarray, properties: CaseProperties, order: in
     squeeze = array.ndim == 3
     if squeeze:
         array = array[None]
-    expected = (len(properties.kept_slices), *properties.stored_shape)
+    slices = properties.slice_resampling
+    expected = (slices["stored_slices"] if slices else len(properties.kept_slices),
+                *properties.stored_shape)
     if array.ndim != 4 or tuple(array.shape[1:]) != expected:
         raise PreprocessingError(f"case {properties.case_id}: array of shape "
                                  f"{tuple(array.shape)} does not match the stored (S, H, W) "
                                  f"{expected}")
+    if slices:  # 3D: back to the kept slices' own spacing first
+        start = slices["pad_before"]
+        array = resample_slices(array[:, start:start + slices["resampled_slices"]],
+                                len(properties.kept_slices), order, slices["stored_spacing"],
+                                slices["spacing"])
     (ph, pw), (h, w) = properties.pad_before, properties.resampled_shape
     (a0, a1), (b0, b1) = properties.crop_box
     region = resample_stack(array[..., ph:ph + h, pw:pw + w], (a1 - a0, b1 - b0), order,

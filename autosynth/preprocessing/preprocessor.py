@@ -24,7 +24,8 @@ from autosynth.preprocessing.storage import case_paths, save_npy
 
 FORMAT_VERSION = 2  # 2: canonical orientation, planned spacing kept, cases larger than the patch
 ARRAY_FIELDS = ("orientation", "slice_axis", "patch_size", "inplane_spacing", "resize",
-                "crop_to_brain", "null_slice_fraction", "storage_dtype", "normalization")
+                "crop_to_brain", "null_slice_fraction", "storage_dtype", "normalization",
+                "context_slices", "slice_spacing")  # the last two: which slices are kept
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,9 @@ class CaseProperties:
     ``original_spacing``) was resampled to ``resampled_shape`` pixels of ``stored_spacing`` and
     zero-padded by ``pad_before`` up to ``stored_shape``, at least ``patch_size``.
     ``scale_factors`` = original / stored spacing (1 when no resampling was needed).
+    For 3D patches ``slice_resampling`` records how the kept slices (``spacing`` mm apart)
+    were resampled to ``resampled_slices`` of ``stored_spacing`` and zero-padded by
+    ``pad_before`` to ``stored_slices``; None for slice-wise configurations.
     """
 
     case_id: str
@@ -53,6 +56,7 @@ class CaseProperties:
     stored_shape: list[int] | None = None
     canonical_shape_zyx: list[int] | None = None
     original_spacing: list[float] | None = None
+    slice_resampling: dict | None = None
 
     def __post_init__(self) -> None:
         """Properties written before canonical orientation: identity, stored = patch grid."""

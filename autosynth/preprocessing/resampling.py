@@ -110,3 +110,30 @@ def pad_to_at_least(stack: np.ndarray, minimum: tuple[int, int]) -> tuple[np.nda
     out = np.zeros(stack.shape[:-2] + target, dtype=stack.dtype)
     out[..., before[0]:before[0] + h, before[1]:before[1] + w] = stack
     return out, before
+
+
+def resample_slices(stack: np.ndarray, n_out: int, order: int, in_spacing: float,
+                    out_spacing: float) -> np.ndarray:
+    """Resample axis 1 of ``(C, S, H, W)`` to ``n_out`` slices of ``out_spacing`` (3D patches).
+
+    The same centred-grid rule as :func:`resample_stack`, applied to the (S, H) plane with H
+    sampled at its own pixel centres (where cubic and linear weights are exactly 0 and 1), so
+    H is unchanged and the inverse with the grids swapped is exact in the same way.
+    """
+    stack = np.asarray(stack)
+    height = stack.shape[2]
+    planes = np.ascontiguousarray(np.transpose(stack, (0, 3, 1, 2)))  # (C, W, S, H)
+    out = resample_stack(planes, (n_out, height), order, (in_spacing, 1.0), (out_spacing, 1.0))
+    return np.ascontiguousarray(np.transpose(out, (0, 2, 3, 1)))
+
+
+def pad_slices_to_at_least(stack: np.ndarray, minimum: int) -> tuple[np.ndarray, int]:
+    """Zero-pad axis 1 of ``(C, S, H, W)`` to at least ``minimum`` slices, centred; returns
+    the padded stack and the slices added before."""
+    count = stack.shape[1]
+    if count >= minimum:
+        return stack, 0
+    before = (minimum - count) // 2
+    out = np.zeros((stack.shape[0], minimum, *stack.shape[2:]), dtype=stack.dtype)
+    out[:, before:before + count] = stack
+    return out, before

@@ -14,7 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
-from autosynth.training.augmentation import P_SPATIAL, ROTATION_DEGREES, SCALE_RANGE, _affine_2d
+from autosynth.training.augmentation import (P_SPATIAL, ROTATION_DEGREES, SCALE_RANGE,
+                                             affine_inplane)
 from autosynth.training.data_loading import CaseArrays, SliceBatchLoader, SliceIndex
 
 
@@ -34,35 +35,17 @@ class LabelledCase(CaseArrays):
         self.data  # opens the files
         return self._labels
 
-    def origin(self, slice_index: int, patch: Sequence[int], rng: np.random.Generator,
-               tumour_share: float) -> tuple[int, int]:
-        """Top-left corner of the patch: the rule of :meth:`CaseArrays.patch`."""
-        height, width = self.data.shape[2:]
-        candidates = np.zeros(0, dtype=np.intp)
-        if self._labels is not None and rng.random() < tumour_share:
-            candidates = np.flatnonzero(self._labels[slice_index])
-        if candidates.size == 0 and self._mask is not None:
-            candidates = np.flatnonzero(self._mask[slice_index])
-        if candidates.size:
-            cy, cx = divmod(int(candidates[rng.integers(candidates.size)]), width)
-        else:
-            cy, cx = int(rng.integers(height)), int(rng.integers(width))
-        return (int(np.clip(cy - patch[0] // 2, 0, height - patch[0])),
-                int(np.clip(cx - patch[1] // 2, 0, width - patch[1])))
-
     def labelled_patch(self, channels: list[int], slice_index: int, patch: Sequence[int],
                        rng: np.random.Generator, tumour_share: float, lookup: np.ndarray
                        ) -> tuple[np.ndarray, np.ndarray]:
-        """``(C, ph, pw)`` float32 images and ``(ph, pw)`` int64 classes."""
-        y0, x0 = self.origin(slice_index, patch, rng, tumour_share)
-        window = (slice(y0, y0 + patch[0]), slice(x0, x0 + patch[1]))
-        images = np.asarray(self.data[channels, slice_index, window[0], window[1]],
-                            dtype=np.float32)
+        """``(C, ph, pw)`` float32 images and ``(ph, pw)`` int64 classes, placed by the
+        synthesis loader's rule (:meth:`CaseArrays.block`)."""
         if self.labels is None:
             raise ValueError(f"{self.data_file}: no labels next to this case "
                              "(CASE_labels.npy); the segmenter trains on labelled cases only")
-        classes = lookup[np.asarray(self.labels[slice_index, window[0], window[1]])]
-        return images, classes
+        images, maps = self.block(channels, slice_index, (1, *patch), rng, tumour_share,
+                                  centred=True)
+        return images[:, 0], lookup[np.rint(maps[1, 0]).astype(np.uint8)]
 
 
 def augment_pair(images: np.ndarray, classes: np.ndarray, rng: np.random.Generator
@@ -74,8 +57,8 @@ def augment_pair(images: np.ndarray, classes: np.ndarray, rng: np.random.Generat
         angle = np.deg2rad(rng.uniform(-ROTATION_DEGREES, ROTATION_DEGREES))
         scale = rng.uniform(*SCALE_RANGE)
         for c in range(images.shape[0]):
-            images[c] = _affine_2d(images[c], angle, scale, order=3)
-        classes = _affine_2d(classes.astype(np.float32), angle, scale, order=0).astype(np.int64)
+            images[c] = affine_inplane(images[c], angle, scale, order=3)
+        classes = affine_inplane(classes.astype(np.float32), angle, scale, order=0).astype(np.int64)
     if rng.random() < 0.5:
         images, classes = images[:, :, ::-1], classes[:, ::-1]
     images = np.ascontiguousarray(images)
@@ -92,6 +75,7 @@ class SegmentationBatchLoader(SliceBatchLoader):
                          augment=augment, num_threads=num_threads, patch=patch,
                          tumour_oversampling=tumour_oversampling)
         self.lookup = class_lookup(class_values)
+        self.patch = [int(p) for p in patch]
         self._cases = [LabelledCase(f) for f in index.case_files]
 
     def make_batch(self, number: int) -> dict[str, np.ndarray]:

@@ -152,7 +152,8 @@ class SegmentationTrainer(SynthesisTrainer):
             self.configure_network(self.config.network),
             input_channels=len(segmenter.contrasts), output_channels=len(self.class_values))
         self.network = build_network(self.network_config).to(self.device)
-        self.network = self.network.to(memory_format=torch.channels_last)
+        self.memory_format = context.memory_format(self.network_config.dimensions)
+        self.network = self.network.to(memory_format=self.memory_format)
         self.has_batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm)
                                   for m in self.network.modules())
         self.forward_network = torch.compile(self.network) if self.compile_network \

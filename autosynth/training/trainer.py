@@ -32,6 +32,8 @@ from autosynth.training.checkpointing import load_checkpoint, save_checkpoint
 from autosynth.training.data_loading import SliceBatchLoader, fixed_validation_batches
 from autosynth.training.early_stopping import EarlyStopping
 from autosynth.training.micro_batch import fastest_micro_batch, forward_in_micro_batches
+from autosynth.training.time_budget import TimeBudget
+from autosynth.training.losses import build_loss
 from autosynth.training.training_log import TrainingHistory, log_line
 from autosynth.utils.files import interrupted_writes
 
@@ -64,6 +66,7 @@ class SynthesisTrainer:
         self.history = TrainingHistory()
         self.early_stopping = EarlyStopping(self.schedule.patience)
         self.epoch = 0
+        self.time_budget = TimeBudget()
 
     # ------------------------------------------------------------------ hooks for variants
     def configure_schedule(self, schedule: TrainingPlan) -> TrainingPlan:
@@ -75,11 +78,12 @@ class SynthesisTrainer:
         return network
 
     def build_loss(self) -> nn.Module:
-        name = self.schedule.loss.lower()
-        losses = {"mse": nn.MSELoss, "mae": nn.L1Loss, "l1": nn.L1Loss}
-        if name not in losses:
-            raise ValueError(f"unknown loss '{name}' in the plan; known: {', '.join(losses)}")
-        return losses[name]()
+        """Called as ``loss(output, target, mask, labels)`` (mask and labels may be None)."""
+        try:
+            return build_loss(self.schedule.loss, self.schedule.loss_in_brain,
+                              self.schedule.tumour_weight)
+        except ValueError as err:
+            raise ValueError(f"plan's training.loss: {err}") from None
 
     def build_optimizer(self, parameters) -> torch.optim.Optimizer:
         name = self.schedule.optimizer.lower()
@@ -99,9 +103,11 @@ class SynthesisTrainer:
         random.seed(seed)
         self.network_config = dataclasses.replace(
             self.configure_network(self.config.network),
-            input_channels=len(self.run.source_channels), output_channels=1)
+            input_channels=len(self.run.source_channels) * self.config.context_slices,
+            output_channels=1)
         self.network = build_network(self.network_config).to(self.device)
-        self.network = self.network.to(memory_format=torch.channels_last)  # CPU and CUDA
+        self.memory_format = context.memory_format(self.network_config.dimensions)
+        self.network = self.network.to(memory_format=self.memory_format)  # CPU and CUDA
         self.has_batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm)
                                   for m in self.network.modules())
         self.forward_network = self.network
@@ -121,7 +127,7 @@ class SynthesisTrainer:
         self.val_batches = fixed_validation_batches(
             self.val_index, self.run.source_channels, self.run.target_channel,
             self.config.batch_size, self.schedule.val_iterations, seed + 1,
-            self.config.patch_size)
+            self.config.patch_size, self.config.context_slices)
         if self.dist.is_main:
             self.output_folder.mkdir(parents=True, exist_ok=True)
             self.run.write_reference_files()
@@ -136,6 +142,7 @@ class SynthesisTrainer:
                                   augment=bool(self.schedule.augmentation),
                                   patch=self.config.patch_size,
                                   tumour_oversampling=self.config.tumour_oversampling,
+                                  context_slices=self.config.context_slices,
                                   num_threads=max(1, self.num_workers), rank=self.dist.rank,
                                   world_size=self.dist.world_size)
         if self.num_workers == 0:
@@ -147,13 +154,18 @@ class SynthesisTrainer:
     # ------------------------------------------------------------------ one step
     def _tensor(self, array) -> torch.Tensor:
         tensor = torch.as_tensor(array).to(self.device, non_blocking=True)
-        return tensor.contiguous(memory_format=torch.channels_last)
+        return tensor.contiguous(memory_format=self.memory_format)
+
+    def _optional(self, batch: dict, key: str) -> torch.Tensor | None:
+        """The batch's ``mask`` or ``labels`` (target-shaped) for the loss, None when absent."""
+        return self._tensor(batch[key]) if batch.get(key) is not None else None
 
     def train_step(self, batch: dict) -> float:
         """One update on one batch, computed in micro-batches (same update: no batch norm)."""
         self.network.train()
         self.optimizer.zero_grad(set_to_none=True)
         data, target = self._tensor(batch["data"]), self._tensor(batch["target"])
+        mask, labels = self._optional(batch, "mask"), self._optional(batch, "labels")
         size = data.shape[0]
         step = size if (self.has_batch_norm or self.device.type != "cpu") else MICRO_BATCH
         total = 0.0
@@ -165,7 +177,10 @@ class SynthesisTrainer:
                 else self.forward_network.no_sync()
             with sync, context.autocast(self.device):
                 output = self.forward_network(data[part])
-                loss = self.loss(output.float(), target[part]) * (data[part].shape[0] / size)
+                loss = self.loss(output.float(), target[part],
+                                 None if mask is None else mask[part],
+                                 None if labels is None else labels[part]
+                                 ) * (data[part].shape[0] / size)
                 (self.grad_scaler.scale(loss) if self.grad_scaler else loss).backward()
             total += loss.item()
         if self.grad_scaler:
@@ -186,7 +201,10 @@ class SynthesisTrainer:
 
     @torch.inference_mode()
     def validate(self) -> tuple[float, float]:
-        """Validation loss and PSNR (data range 1) over the fixed validation slices.
+        """Validation loss and PSNR (data range 1) over the fixed validation slices; the PSNR
+        of the output as prediction writes it (clamped to [0, 1], zero outside the brain), so a
+        linear head's values outside the brain, which no loss restricted to the brain sees, do
+        not count.
 
         Each rank scores its share of the batches; the sums are reduced across ranks.
         """
@@ -199,8 +217,11 @@ class SynthesisTrainer:
             with context.autocast(self.device):
                 output = forward_in_micro_batches(self.network, data,
                                                   self.val_micro_batch).float()
-            losses.append(self.loss(output, target).item() * data.shape[0])
-            squared_errors.append(torch.mean((output - target) ** 2).item() * data.shape[0])
+            mask = self._optional(batch, "mask")
+            losses.append(self.loss(output, target, mask,
+                                    self._optional(batch, "labels")).item() * data.shape[0])
+            shown = output.clamp(0.0, 1.0) * (1.0 if mask is None else mask)  # as predicted
+            squared_errors.append(torch.mean((shown - target) ** 2).item() * data.shape[0])
             weights.append(data.shape[0])
         loss_sum, error_sum, n = ddp.sum_across_ranks(
             [sum(losses), sum(squared_errors), sum(weights)], self.dist, self.device)
@@ -277,7 +298,12 @@ class SynthesisTrainer:
                  f"{time.strftime('%Y-%m-%d %H:%M:%S')}: {text}")
 
     def finished(self) -> bool:
-        return self.epoch >= self.schedule.epochs or self.early_stopping.should_stop
+        return (self.epoch >= self.schedule.epochs or self.early_stopping.should_stop
+                or self.time_budget.exhausted(sum(self.history.budget_seconds)))
+
+    def set_time_budget(self, seconds: float, clock: str = "wall") -> None:
+        """Stop after ``seconds`` of training (wall or CPU clock), counting resumed epochs."""
+        self.time_budget = TimeBudget(seconds, clock)
 
     def extend(self, epochs: int) -> None:
         """Train to ``epochs`` in all; extending a finished run restarts the patience count."""
@@ -302,7 +328,9 @@ class SynthesisTrainer:
             if hasattr(loader, "_finish"):
                 loader._finish()
         self.save(FINAL)
-        reason = "early stopping" if self.early_stopping.should_stop else "last epoch"
+        reason = ("early stopping" if self.early_stopping.should_stop else
+                  "time budget" if self.time_budget.exhausted(sum(self.history.budget_seconds))
+                  else "last epoch")
         self.log(f"finished after epoch {self.epoch} ({reason}); best validation loss "
                  f"{self.early_stopping.best_loss:.6f} at epoch {self.early_stopping.best_epoch + 1}")
 
@@ -311,14 +339,22 @@ class SynthesisTrainer:
         iterations = self.schedule.iterations_per_epoch
         bar = tqdm(range(iterations), desc=f"epoch {self.epoch + 1}/{self.schedule.epochs}",
                    unit="batch", disable=not self.progress, leave=False)
-        losses = [self.train_step(next(loader)) for _ in bar]
+        self.time_budget.start_epoch(sum(self.history.budget_seconds))
+        losses = []
+        for _ in bar:
+            losses.append(self.train_step(next(loader)))
+            if self.time_budget.over():
+                self.log(f"time budget of {self.time_budget.seconds:.0f} s ({self.time_budget.clock}"
+                         f" clock) spent after {len(losses)} batches of epoch {self.epoch + 1}")
+                break
         val_loss, val_psnr = self.validate()
         is_best = self.early_stopping.update(self.epoch, val_loss)
         train_loss = ddp.sum_across_ranks([float(np.mean(losses))], self.dist,
                                           self.device)[0] / self.dist.world_size
         self.history.append(train_loss=train_loss, val_loss=val_loss,
                             val_psnr=val_psnr, learning_rate=self.optimizer.param_groups[0]["lr"],
-                            epoch_seconds=time.perf_counter() - started)
+                            epoch_seconds=time.perf_counter() - started,
+                            budget_seconds=self.time_budget.epoch_seconds())
         self.epoch += 1
         if is_best:
             self.save(BEST)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from autosynth.utils.files import atomic_path
 
-COLUMNS = ("train_loss", "val_loss", "val_psnr", "learning_rate", "epoch_seconds")
+COLUMNS = ("train_loss", "val_loss", "val_psnr", "learning_rate", "epoch_seconds",
+           "budget_seconds")
 
 
 @dataclass
@@ -19,6 +20,7 @@ class TrainingHistory:
     val_psnr: list[float] = field(default_factory=list)
     learning_rate: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)
+    budget_seconds: list[float] = field(default_factory=list)  # on the --time-budget clock
 
     @property
     def epochs_done(self) -> int:

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from autosynth.experiment_planning.fingerprint import extract_fingerprint
-from autosynth.experiment_planning.planner import plan_experiment
+from autosynth.experiment_planning.configurations import plan_experiment
 from autosynth.experiment_planning.plans import Plans, PlansError
 from tests.builders import write_tiny_dataset
 

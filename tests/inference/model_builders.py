@@ -1,6 +1,7 @@
 """Hand-made model folders and cohorts for prediction tests: no training, tiny networks."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -45,23 +46,41 @@ def tiny_plan(patch=(32, 32), inplane_spacing=(1.5, 1.5), features=(4, 8),
                  configurations={"2d": config})
 
 
+def tiny_plan_3d(patch=(8, 16, 16), spacing=(1.2, 1.2, 1.2), features=(4, 8),
+                 contrasts=CONTRASTS) -> Plans:
+    """A ``3d_fullres``-like configuration that crops, resamples in 3D and pads."""
+    stages = len(features)
+    plans = tiny_plan(patch=patch[1:], inplane_spacing=spacing[1:], features=features,
+                      contrasts=contrasts)
+    config = dataclasses.replace(
+        plans.configurations["2d"], data_folder="3d_fullres", patch_size=list(patch),
+        slice_spacing=spacing[0], null_slice_fraction=0.0,
+        network=UNetConfig(features_per_stage=list(features), convs_per_stage=[1] * stages,
+                           dropout_per_stage=[0.0] * stages, dimensions=3, block="residual",
+                           norm="instance", nonlinearity="leaky_relu",
+                           final_activation="identity", upsampling="transposed"))
+    return dataclasses.replace(plans, configurations={"3d_fullres": config})
+
+
 def make_model_folder(results: Path, sources=("T1",), target="FLAIR", folds=("0",),
                       plans: Plans | None = None, seed: int = 0,
                       checkpoints=("best", "final")) -> Path:
-    """``results/Dataset042_Tiny/SynthesisTrainer__autosynthPlans__2d/<SRC>_to_<TGT>``."""
+    """``results/Dataset042_Tiny/SynthesisTrainer__autosynthPlans__<CONFIG>/<SRC>_to_<TGT>``,
+    CONFIG the plans' one configuration."""
     plans = plans or tiny_plan()
-    folder = (Path(results) / plans.dataset_name / "SynthesisTrainer__autosynthPlans__2d"
+    configuration = next(iter(plans.configurations))
+    folder = (Path(results) / plans.dataset_name /
+              f"SynthesisTrainer__autosynthPlans__{configuration}"
               / f"{'+'.join(sources)}_to_{target}")
     folder.mkdir(parents=True, exist_ok=True)
     plans.save(folder / "plans.json")
     DatasetJson(name=plans.dataset_name, channel_names=dict(enumerate(plans.contrasts)),
                 numTraining=3).save(folder / "dataset.json")
-    network_plan = plans.configurations["2d"].network
+    plan = plans.configurations[configuration]
     for i, fold in enumerate(folds):
         torch.manual_seed(seed + i)
-        config = UNetConfig(input_channels=len(sources),
-                            features_per_stage=network_plan.features_per_stage,
-                            dropout_per_stage=network_plan.dropout_per_stage)
+        config = dataclasses.replace(plan.network,
+                                     input_channels=len(sources) * plan.context_slices)
         state = {"network": build_network(config).state_dict(),
                  "network_config": config.to_dict(), "trainer": "SynthesisTrainer"}
         for name in checkpoints:

@@ -87,7 +87,7 @@ def test_variants_change_only_what_they_name(preprocessed_tiny):
 
     assert count(torch.nn.ConvTranspose2d, transposed) > 0 == count(torch.nn.ConvTranspose2d, base)
     assert count(torch.nn.BatchNorm2d, batchnorm) > 0 == count(torch.nn.BatchNorm2d, base)
-    assert isinstance(mae.loss, torch.nn.L1Loss) and isinstance(base.loss, torch.nn.MSELoss)
+    assert mae.loss.name == "l1" and base.loss.name == "mse"
     assert short.schedule.epochs == 2 and base.schedule.epochs == 4
     assert transposed.network_config.upsampling == "transposed"
 
@@ -129,3 +129,16 @@ def test_resume_keeps_the_epoch_budget_and_writes_a_missing_final_checkpoint(pre
     assert (again.output_folder / "checkpoint_final.pth").is_file() and again.epoch == 2
     again.extend(3)
     assert again.schedule.epochs == 3 and not again.finished()
+
+
+def test_a_time_budget_ends_the_run_early_and_counts_over_resumes(preprocessed_tiny):
+    trainer = _trainer(epochs=4)
+    trainer.set_time_budget(1e-6, "wall")
+    trainer.run_training()
+    assert trainer.epoch == 1 and trainer.finished()      # one batch, then validated and saved
+    assert "time budget" in (trainer.output_folder / "training_log.txt").read_text()
+    again = _trainer(epochs=4)
+    again.set_time_budget(1e-6, "cpu")
+    assert again.resume() and again.finished()             # the spent budget is remembered
+    unlimited = _trainer(epochs=2)
+    assert unlimited.resume() and not unlimited.finished()
