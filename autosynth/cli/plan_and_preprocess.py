@@ -37,7 +37,8 @@ CONFIGURATIONS_HELP = (
     "2d: slices planned from the data (paper U-Net); 2d_paper: the paper's exact settings "
     "(whole slices at 224x224); 2.5d: as 2d with neighbouring slices as extra inputs and the "
     "modern residual U-Net; 3d_fullres: 3D patches at the median spacing, residual 3D U-Net. "
-    "DISK_HELP")
+    "Disk per BraTS-sized case (240x240x155, 4 contrasts, float32): 2d 45 MB, 2d_paper "
+    "103 MB, 2.5d 45 MB, 3d_fullres 44 MB")
 
 
 # ----------------------------------------------------------------------------- options
