@@ -48,7 +48,9 @@ class DiceCELoss(nn.Module):
     size-weighted sum of the losses of its micro-batches (the trainer's CPU micro-batching
     computes the same update)."""
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def forward(self, logits: torch.Tensor, target: torch.Tensor, mask=None, labels=None
+                ) -> torch.Tensor:
+        """``mask`` and ``labels`` (the synthesis loss's extra arguments) are not used."""
         classes = target[:, 0].long()
         ce = F.cross_entropy(logits, classes)
         probabilities = torch.softmax(logits, dim=1)
@@ -209,7 +211,8 @@ class SegmentationTrainer(SynthesisTrainer):
         is_best = self.early_stopping.update(self.epoch, val_loss)
         self.history.append(train_loss=float(np.mean(losses)), val_loss=val_loss,
                             val_psnr=val_dice, learning_rate=self.optimizer.param_groups[0]["lr"],
-                            epoch_seconds=time.perf_counter() - started)
+                            epoch_seconds=time.perf_counter() - started,
+                            budget_seconds=time.perf_counter() - started)
         self.epoch += 1
         if is_best:
             self.save(BEST)

@@ -27,7 +27,7 @@ def _edit(path, change):
 def test_round_trip(planned):
     plans = Plans.load(planned)
     assert Plans.from_dict(plans.to_dict()) == plans
-    assert set(plans.configurations) == {"2d", "2d_paper"}
+    assert set(plans.configurations) == {"2d", "2d_paper", "2.5d", "3d_fullres"}
     assert plans.contrasts == ["T1", "T2", "FLAIR"]
 
 
@@ -39,7 +39,7 @@ def test_user_edits_survive_replanning(planned):
             "scheme": "percentile_01", "percentile_low": 1.0, "percentile_high": 99.0}
     _edit(planned / "plans.json", change)
     plans, kept = plan_experiment(planned, memory_gb=64)
-    assert kept == ["2d", "2d_paper"]
+    assert kept == ["2d", "2d_paper", "2.5d", "3d_fullres"]
     assert plans.configurations["2d"].batch_size == 7
     assert plans.configurations["2d"].training.epochs == 3
     assert Plans.load(planned).configurations["2d_paper"].normalization["T1"].scheme == \
@@ -52,7 +52,7 @@ def test_a_missing_configuration_is_added_next_to_edited_ones(planned):
     _edit(planned / "plans.json", lambda d: d["configurations"].pop("2d_paper"))
     _edit(planned / "plans.json", lambda d: d["configurations"]["2d"].update(batch_size=5))
     plans, kept = plan_experiment(planned)
-    assert kept == ["2d"] and plans.configurations["2d"].batch_size == 5
+    assert kept == ["2d", "2.5d", "3d_fullres"] and plans.configurations["2d"].batch_size == 5
     assert plans.configurations["2d_paper"].batch_size == 32
 
 

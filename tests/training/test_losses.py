@@ -193,8 +193,9 @@ def test_the_trainer_passes_the_batch_mask_and_labels_to_the_plans_loss(preproce
     after = trainer.network.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # nothing in the brain: no step
     assert trainer.train_step({**batch, "mask": ~empty}) > 0
-    with pytest.raises(ValueError, match="no brain mask"):
-        trainer.train_step(batch)
+    assert "mask" in batch                 # the loaders carry the brain mask ...
+    with pytest.raises(ValueError, match="no brain mask"):  # ... and a batch without it fails
+        trainer.train_step({k: v for k, v in batch.items() if k != "mask"})
 
 
 def test_block_and_loss_variants_reach_the_trainer(preprocessed_tiny):
