@@ -112,9 +112,12 @@ def export_checkpoint(checkpoint: Path, spatial: tuple[int, ...] | None = None,
         expected = network(probe).numpy()
     got = make_session(model).run(None, {"x": probe.numpy()})[0]
     difference = float(np.abs(got - expected).max())
-    if not difference <= TOLERANCE:
+    # relative to the output's scale: a linear head on random input can reach values far
+    # above the [0, 1] of a prediction, where float32 rounding alone exceeds 1e-5
+    allowed = TOLERANCE * max(1.0, float(np.abs(expected).max()))
+    if not difference <= allowed:
         raise PredictionError(f"{checkpoint}: the ONNX export differs from torch by "
-                              f"{difference:.2g} (> {TOLERANCE:g}); use --engine torch")
+                              f"{difference:.2g} (> {allowed:.2g}); use --engine torch")
     target = layout.exported_model_path(checkpoint)
     with atomic_path(target) as tmp:
         tmp.write_bytes(model)
