@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -149,9 +150,14 @@ def _load_predictor(model: TrainedModel, settings: PredictionSettings, checkpoin
     device = torch.device(settings.device)
     patch = tuple(model.configuration.patch_size)
     if onnx_engine.resolve_engine(settings.engine, device) == "onnx":
-        return onnx_engine.OnnxSlicePredictor.from_checkpoints(
-            checkpoints, settings.batch_size, settings.mirror, patch, network_channels(model),
-            model.configuration.context_slices)
+        try:
+            return onnx_engine.OnnxSlicePredictor.from_checkpoints(
+                checkpoints, settings.batch_size, settings.mirror, patch,
+                network_channels(model), model.configuration.context_slices)
+        except PredictionError as err:
+            if settings.engine != "auto":
+                raise
+            print(f"autosynth_predict: {err}; predicting with torch instead", file=sys.stderr)
     nets = [networks.load_network(p, device) for p in checkpoints]
     return networks.SlicePredictor.for_configuration(nets, model.configuration, device,
                                                      settings.batch_size, settings.mirror)
@@ -278,10 +284,17 @@ def predict_cohort(cases: list[InputCase], model: TrainedModel | list[TrainedMod
         else:
             threads = max(1, (os.cpu_count() or 1) // workers)
             if onnx_engine.resolve_engine(settings.engine, settings.device) == "onnx":
-                for member, files in zip(models, checkpoints):  # export once, not per worker
-                    for checkpoint in files:
-                        onnx_engine.onnx_model_for(checkpoint, tuple(
-                            member.configuration.patch_size), network_channels(member))
+                try:
+                    for member, files in zip(models, checkpoints):  # export once, not per worker
+                        for checkpoint in files:
+                            onnx_engine.onnx_model_for(checkpoint, tuple(
+                                member.configuration.patch_size), network_channels(member))
+                except PredictionError as err:
+                    if settings.engine != "auto":
+                        raise
+                    print(f"autosynth_predict: {err}; predicting with torch instead",
+                          file=sys.stderr)
+                    settings = dataclasses.replace(settings, engine="torch")
             context = multiprocessing.get_context("spawn")  # no forked OpenMP state
             with context.Pool(workers, _init_worker, ([str(m.folder) for m in models], settings,
                                                       checkpoints, target_scale, threads,

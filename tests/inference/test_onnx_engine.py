@@ -10,6 +10,7 @@ from autosynth import results_layout as layout
 from autosynth.cli.predict import main as predict_main
 from autosynth.dataset.image_io import read_image
 from autosynth.inference import networks, onnx_engine
+from autosynth.inference.errors import PredictionError
 from autosynth.inference.onnx_engine import OnnxSlicePredictor
 from autosynth.training.checkpointing import load_checkpoint, save_checkpoint
 from tests.inference.model_builders import make_model_folder, oblique, tiny_plan, write_cohort
@@ -23,7 +24,7 @@ def model(autosynth_env):
     """A tiny 3-stage U-Net (not pointwise: 3x3 convolutions, pooling, up-sampling), He
     initialised, two folds."""
     plans = tiny_plan(patch=(32, 32), features=(4, 8, 16))
-    return make_model_folder(autosynth_env / "results", folds=("0", "1"), plans=plans)
+    return makemake_model_folder(autosynth_env / "results", folds=("0", "1"), plans=plans)
 
 
 @pytest.mark.parametrize("mirror", [False, True], ids=["plain", "mirror"])
@@ -91,3 +92,18 @@ def test_prediction_keeps_the_input_geometry_and_equals_torch(tmp_path, model, m
         assert np.array_equal(a[field], b[field]), field
     assert np.abs(onnx_image - torch_image).max() <= 1e-5
     assert onnx_image.std() > 0.05
+
+
+def test_auto_falls_back_to_torch_when_the_export_check_fails(tmp_path, autosynth_env,
+                                                               monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PredictionError("the ONNX export differs from torch by 1e-4 (> 1e-5)")
+
+    monkeypatch.setattr(onnx_engine.OnnxSlicePredictor, "from_checkpoints", refuse)
+    model = make_model_folder(autosynth_env / "results")
+    write_cohort(tmp_path / "in", n_cases=1, mask_folder=tmp_path / "masks")
+    common = ["-i", str(tmp_path / "in"), "-m", str(model), "--masks", str(tmp_path / "masks"),
+              "--no-progress"]
+    assert predict_main([*common, "-o", str(tmp_path / "auto"), "--engine", "auto"]) == 0
+    assert (tmp_path / "auto" / "sub00.nii.gz").is_file()
+    assert predict_main([*common, "-o", str(tmp_path / "onnx"), "--engine", "onnx"]) != 0
