@@ -24,7 +24,7 @@ def model(autosynth_env):
     """A tiny 3-stage U-Net (not pointwise: 3x3 convolutions, pooling, up-sampling), He
     initialised, two folds."""
     plans = tiny_plan(patch=(32, 32), features=(4, 8, 16))
-    return makemake_model_folder(autosynth_env / "results", folds=("0", "1"), plans=plans)
+    return make_model_folder(autosynth_env / "results", folds=("0", "1"), plans=plans)
 
 
 @pytest.mark.parametrize("mirror", [False, True], ids=["plain", "mirror"])
