@@ -50,6 +50,26 @@ def autocast(device: torch.device):
         yield
 
 
+def preprocessed_case_files(folder: Path, cases: list[str], dataset: str,
+                            configuration: str) -> list[Path]:
+    """``folder/CASE.npy`` of each case; a missing one names the command that makes it."""
+    files = [folder / f"{case}.npy" for case in cases]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{len(missing)} preprocessed case(s) missing, e.g. {missing[0]}; run "
+            f"autosynth_plan_and_preprocess -d {dataset} -c {configuration}")
+    return files
+
+
+def fold_slice_indices(folder: Path, train: list[str], val: list[str], dataset: str,
+                       configuration: str) -> tuple[SliceIndex, SliceIndex]:
+    """The slices of a fold's training and validation cases."""
+    return tuple(SliceIndex.build(preprocessed_case_files(folder, cases, dataset,
+                                                          configuration))
+                 for cases in (train, val))
+
+
 @dataclass
 class TrainingRun:
     """One translation on one fold; built by :meth:`create` from user-facing names."""
@@ -116,19 +136,9 @@ class TrainingRun:
         return (f"{layout.translation_name(self.sources, self.target)} {self.dataset_name} "
                 f"{self.configuration_name} fold {self.fold} ({self.trainer_name})")
 
-    def case_files(self, cases: list[str]) -> list[Path]:
-        files = [self.preprocessed_folder / f"{case}.npy" for case in cases]
-        missing = [str(f) for f in files if not f.is_file()]
-        if missing:
-            raise FileNotFoundError(
-                f"{len(missing)} preprocessed case(s) missing, e.g. {missing[0]}; run "
-                f"autosynth_plan_and_preprocess -d {self.dataset_name} -c "
-                f"{self.configuration_name}")
-        return files
-
     def slice_indices(self) -> tuple[SliceIndex, SliceIndex]:
-        return (SliceIndex.build(self.case_files(self.train_cases)),
-                SliceIndex.build(self.case_files(self.val_cases)))
+        return fold_slice_indices(self.preprocessed_folder, self.train_cases, self.val_cases,
+                                  self.dataset_name, self.configuration_name)
 
     def write_reference_files(self) -> None:
         """The plan and dataset.json next to the folds: a model folder is self-contained."""

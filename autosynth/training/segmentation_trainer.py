@@ -115,19 +115,9 @@ class SegmentationRun:
                 f"fold {self.fold} ({'+'.join(self.segmenter.contrasts)} -> "
                 f"{len(self.segmenter.labels)} labels)")
 
-    def case_files(self, cases: list[str]) -> list[Path]:
-        files = [self.preprocessed_folder / f"{case}.npy" for case in cases]
-        missing = [str(f) for f in files if not f.is_file()]
-        if missing:
-            raise FileNotFoundError(
-                f"{len(missing)} preprocessed case(s) missing, e.g. {missing[0]}; run "
-                f"autosynth_plan_and_preprocess -d {self.dataset_name} -c "
-                f"{self.segmenter.configuration_name}")
-        return files
-
     def slice_indices(self) -> tuple[SliceIndex, SliceIndex]:
-        return (SliceIndex.build(self.case_files(self.train_cases)),
-                SliceIndex.build(self.case_files(self.val_cases)))
+        return context.fold_slice_indices(self.preprocessed_folder, self.train_cases, self.val_cases,
+                                  self.dataset_name, self.segmenter.configuration_name)
 
     def write_reference_files(self) -> None:
         self.model_folder.mkdir(parents=True, exist_ok=True)

@@ -60,6 +60,21 @@ def _write_storages(folder, masks):
         sitk.WriteImage(oblique, str(out / name))
 
 
+def outputs_on_the_ras_grid(out, cohort) -> dict:
+    """Each storage's prediction, checked to carry its input's own header, put back onto the
+    RAS file's voxel grid (the inverse of how the file was stored)."""
+    outputs = {}
+    for name in [c.lower() for c in CODES] + ["oblique"]:
+        written = sitk.ReadImage(str(out / f"{name}.nii.gz"))
+        source = sitk.ReadImage(str(cohort / f"{name}_0000.nii.gz"))
+        assert read_image(out / f"{name}.nii.gz")[1] == \
+            read_image(cohort / f"{name}_0000.nii.gz")[1]            # the input's own header
+        assert written.GetDirection() == source.GetDirection()
+        outputs[name] = sitk.GetArrayFromImage(written if name == "oblique"
+                                               else sitk.DICOMOrient(written, "RAS"))
+    return outputs
+
+
 def test_six_storages_give_one_prediction(tmp_path, autosynth_env, asymmetric):
     model = make_model_folder(autosynth_env / "results",
                               plans=tiny_plan(patch=(16, 16), inplane_spacing=(1.2, 1.2)))
@@ -69,16 +84,7 @@ def test_six_storages_give_one_prediction(tmp_path, autosynth_env, asymmetric):
     _write_storages(cohort, masks)
     assert predict_main(["-i", str(cohort), "-o", str(tmp_path / "out"), "-m", str(model),
                          "--masks", str(masks), "--no-progress"]) == 0
-    outputs = {}
-    for name in [c.lower() for c in CODES] + ["oblique"]:
-        written = sitk.ReadImage(str(tmp_path / "out" / f"{name}.nii.gz"))
-        source = sitk.ReadImage(str(cohort / f"{name}_0000.nii.gz"))
-        assert read_image(tmp_path / "out" / f"{name}.nii.gz")[1] == \
-            read_image(cohort / f"{name}_0000.nii.gz")[1]            # the input's own header
-        assert written.GetDirection() == source.GetDirection()
-        # back onto the RAS file's voxel grid: the inverse of how the file was stored
-        outputs[name] = sitk.GetArrayFromImage(written if name == "oblique"
-                                               else sitk.DICOMOrient(written, "RAS"))
+    outputs = outputs_on_the_ras_grid(tmp_path / "out", cohort)
     reference = outputs["ras"]
     assert reference.std() > 0.05                                      # not a flat output
     for name, output in outputs.items():

@@ -4,7 +4,6 @@ pointwise and not invariant to flips or axis order)."""
 import dataclasses
 
 import numpy as np
-import pytest
 import SimpleITK as sitk
 import torch
 from torch import nn
@@ -17,7 +16,7 @@ from autosynth.normalization import normalization_parameters, normalize
 from autosynth.preprocessing.context_slices import stack_neighbours
 from tests.inference.model_builders import (RAS, make_model_folder, smooth_case, tiny_plan,
                                             tiny_plan_3d)
-from tests.inference.test_orientation_invariance import CODES, _write_storages
+from tests.inference.test_orientation_invariance import _write_storages, outputs_on_the_ras_grid
 
 
 class SliceAbove(nn.Module):
@@ -91,13 +90,7 @@ def test_3d_model_gives_one_prediction_for_six_storages(tmp_path, autosynth_env,
     _write_storages(cohort, masks)
     assert predict_main(["-i", str(cohort), "-o", str(tmp_path / "out"), "-m", str(model),
                          "--masks", str(masks), "--no-progress"]) == 0
-    outputs = {}
-    for name in [c.lower() for c in CODES] + ["oblique"]:
-        written = sitk.ReadImage(str(tmp_path / "out" / f"{name}.nii.gz"))
-        assert read_image(tmp_path / "out" / f"{name}.nii.gz")[1] == \
-            read_image(cohort / f"{name}_0000.nii.gz")[1]
-        outputs[name] = sitk.GetArrayFromImage(written if name == "oblique"
-                                               else sitk.DICOMOrient(written, "RAS"))
+    outputs = outputs_on_the_ras_grid(tmp_path / "out", cohort)
     reference = outputs["ras"]
     assert reference.std() > 0.05
     for name, output in outputs.items():
