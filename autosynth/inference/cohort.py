@@ -154,7 +154,7 @@ def _load_predictor(model: TrainedModel, settings: PredictionSettings, checkpoin
             return onnx_engine.OnnxSlicePredictor.from_checkpoints(
                 checkpoints, settings.batch_size, settings.mirror, patch,
                 network_channels(model), model.configuration.context_slices)
-        except PredictionError as err:
+        except onnx_engine.ExportMismatch as err:
             if settings.engine != "auto":
                 raise
             print(f"autosynth_predict: {err}; predicting with torch instead", file=sys.stderr)
@@ -289,7 +289,7 @@ def predict_cohort(cases: list[InputCase], model: TrainedModel | list[TrainedMod
                         for checkpoint in files:
                             onnx_engine.onnx_model_for(checkpoint, tuple(
                                 member.configuration.patch_size), network_channels(member))
-                except PredictionError as err:
+                except onnx_engine.ExportMismatch as err:
                     if settings.engine != "auto":
                         raise
                     print(f"autosynth_predict: {err}; predicting with torch instead",

@@ -40,6 +40,10 @@ TOLERANCE = 1e-5      # largest |onnx - torch| accepted on the export check (out
 CHECK_BATCH = 2
 
 
+class ExportMismatch(PredictionError):
+    """An ONNX export does not reproduce torch within the tolerance (``auto`` uses torch)."""
+
+
 def onnx_available() -> bool:
     return onnxruntime is not None
 
@@ -116,7 +120,7 @@ def export_checkpoint(checkpoint: Path, spatial: tuple[int, ...] | None = None,
     # above the [0, 1] of a prediction, where float32 rounding alone exceeds 1e-5
     allowed = TOLERANCE * max(1.0, float(np.abs(expected).max()))
     if not difference <= allowed:
-        raise PredictionError(f"{checkpoint}: the ONNX export differs from torch by "
+        raise ExportMismatch(f"{checkpoint}: the ONNX export differs from torch by "
                               f"{difference:.2g} (> {allowed:.2g}); use --engine torch")
     target = layout.exported_model_path(checkpoint)
     with atomic_path(target) as tmp:

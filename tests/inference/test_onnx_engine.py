@@ -10,7 +10,6 @@ from autosynth import results_layout as layout
 from autosynth.cli.predict import main as predict_main
 from autosynth.dataset.image_io import read_image
 from autosynth.inference import networks, onnx_engine
-from autosynth.inference.errors import PredictionError
 from autosynth.inference.onnx_engine import OnnxSlicePredictor
 from autosynth.training.checkpointing import load_checkpoint, save_checkpoint
 from tests.inference.model_builders import make_model_folder, oblique, tiny_plan, write_cohort
@@ -97,7 +96,7 @@ def test_prediction_keeps_the_input_geometry_and_equals_torch(tmp_path, model, m
 def test_auto_falls_back_to_torch_when_the_export_check_fails(tmp_path, autosynth_env,
                                                                monkeypatch):
     def refuse(*args, **kwargs):
-        raise PredictionError("the ONNX export differs from torch by 1e-4 (> 1e-5)")
+        raise onnx_engine.ExportMismatch("the ONNX export differs from torch by 1e-4 (> 1e-5)")
 
     monkeypatch.setattr(onnx_engine.OnnxSlicePredictor, "from_checkpoints", refuse)
     model = make_model_folder(autosynth_env / "results")
