@@ -54,6 +54,7 @@ from autosynth.inference.case_prediction import read_input  # noqa: E402
 from autosynth.inference.input_cases import InputCase  # noqa: E402
 from autosynth.inference.networks import SlicePredictor  # noqa: E402
 from autosynth.inference.onnx_engine import OnnxSlicePredictor  # noqa: E402
+from autosynth.inference.onnx_export import onnx_model_for  # noqa: E402
 from autosynth.preprocessing.case_preprocessing import preprocess_case  # noqa: E402
 from autosynth.training.trainer import MICRO_BATCH  # noqa: E402
 from inference import model_folder, synthesise  # noqa: E402  (inference.py's volume and model)
@@ -180,7 +181,8 @@ def prediction(rounds: int, work: Path) -> dict:
                              null_slice_fraction=0.0)[0]
     checkpoint = layout.checkpoint_path(folder, "0", "best")
     started = time.perf_counter()
-    onnx = OnnxSlicePredictor.from_checkpoints([checkpoint], patch=(SIZE, SIZE))
+    onnx = OnnxSlicePredictor.from_models([onnx_model_for(checkpoint, (SIZE, SIZE))],
+                                          patch=(SIZE, SIZE))
     export_s = time.perf_counter() - started
     network = build_network(UNetConfig.paper())
     network.load_state_dict(torch.load(checkpoint, weights_only=True)["network"])

@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-import torch
 from tqdm import tqdm
 
 from autosynth import results_layout as layout
@@ -36,8 +35,7 @@ from autosynth.inference.errors import CasesFailedError, PredictionError
 from autosynth.inference.input_cases import InputCase
 from autosynth.inference.model_folder import TrainedModel
 from autosynth.utils.files import read_json, write_json_atomic
-from autosynth.inference import networks, onnx_engine
-from autosynth.inference.ensemble import single_passes
+from autosynth.inference import engines, onnx_engine
 from autosynth.inference.denormalization import (denormalization_parameters,
                                                  intensity_reference)
 from autosynth.utils.parent_death import die_with_parent
@@ -146,30 +144,45 @@ def network_channels(model: TrainedModel) -> int:
     return len(model.sources) * model.configuration.context_slices
 
 
-def _load_predictor(model: TrainedModel, settings: PredictionSettings, checkpoints: list[Path]):
-    device = torch.device(settings.device)
-    patch = tuple(model.configuration.patch_size)
-    if onnx_engine.resolve_engine(settings.engine, device) == "onnx":
+def onnx_models(model: TrainedModel, checkpoints: list[Path]) -> list[Path]:
+    """The current ONNX export of each checkpoint; a fold without one is exported now, which
+    is the only time this engine imports torch (:mod:`engines`)."""
+    current = [onnx_engine.current_export(c) for c in checkpoints]
+    if all(current):
+        return current
+    export = engines.onnx_export()
+    return [path or export.onnx_model_for(c, tuple(model.configuration.patch_size),
+                                          network_channels(model))
+            for path, c in zip(current, checkpoints)]
+
+
+def _load_predictor(model: TrainedModel, settings: PredictionSettings, checkpoints: list[Path],
+                    threads: int | None = None):
+    if onnx_engine.resolve_engine(settings.engine, settings.device) == "onnx":
         try:
-            return onnx_engine.OnnxSlicePredictor.from_checkpoints(
-                checkpoints, settings.batch_size, settings.mirror, patch,
-                network_channels(model), model.configuration.context_slices)
+            return onnx_engine.OnnxSlicePredictor.from_models(
+                onnx_models(model, checkpoints), settings.batch_size, settings.mirror,
+                tuple(model.configuration.patch_size), model.configuration.context_slices,
+                threads)
         except onnx_engine.ExportMismatch as err:
             if settings.engine != "auto":
                 raise
             print(f"autosynth_predict: {err}; predicting with torch instead", file=sys.stderr)
-    nets = [networks.load_network(p, device) for p in checkpoints]
-    return networks.SlicePredictor.for_configuration(nets, model.configuration, device,
-                                                     settings.batch_size, settings.mirror)
+    networks = engines.torch_networks()
+    networks.use_threads(threads)
+    nets = [networks.load_network(p, settings.device) for p in checkpoints]
+    return networks.SlicePredictor.for_configuration(nets, model.configuration,
+                                                     settings.device, settings.batch_size,
+                                                     settings.mirror)
 
 
 def _load_members(models: list[TrainedModel], settings: PredictionSettings,
-                  checkpoints: list[list[Path]]) -> list[Member]:
+                  checkpoints: list[list[Path]], threads: int | None = None) -> list[Member]:
     members = []
     for model, files in zip(models, checkpoints):
-        predictor = _load_predictor(model, settings, files)
+        predictor = _load_predictor(model, settings, files, threads)
         members.append(Member(model, predictor,
-                              single_passes(predictor) if settings.save_std else []))
+                              predictor.single_passes() if settings.save_std else []))
     return members
 
 
@@ -177,9 +190,8 @@ def _init_worker(model_folders: list[str], settings: PredictionSettings,
                  checkpoints: list[list[Path]], target_scale: dict | None, threads: int,
                  parent_pid: int) -> None:
     die_with_parent(parent_pid)
-    torch.set_num_threads(threads)
     models = [TrainedModel.load(folder) for folder in model_folders]
-    _WORKER.update(members=_load_members(models, settings, checkpoints),
+    _WORKER.update(members=_load_members(models, settings, checkpoints, threads),
                    target_scale=target_scale, settings=settings)
 
 
@@ -286,9 +298,7 @@ def predict_cohort(cases: list[InputCase], model: TrainedModel | list[TrainedMod
             if onnx_engine.resolve_engine(settings.engine, settings.device) == "onnx":
                 try:
                     for member, files in zip(models, checkpoints):  # export once, not per worker
-                        for checkpoint in files:
-                            onnx_engine.onnx_model_for(checkpoint, tuple(
-                                member.configuration.patch_size), network_channels(member))
+                        onnx_models(member, files)
                 except onnx_engine.ExportMismatch as err:
                     if settings.engine != "auto":
                         raise

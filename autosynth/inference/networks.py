@@ -14,21 +14,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from autosynth.inference.batching import default_batch_size
 from autosynth.inference.errors import PredictionError
 from autosynth.inference.sliding_window import predict_sliding_window
 from autosynth.architectures import UNetConfig, build_network
 from autosynth.training.checkpointing import load_checkpoint
 from autosynth.preprocessing.context_slices import stack_neighbours
 from autosynth.training.context import autocast, memory_format
-
-# slices per forward pass, chosen by benchmarks/inference.py (results/inference.json)
-CPU_BATCH_SIZE = 4
-GPU_BATCH_SIZE = 32
-
-
-def default_batch_size(device: torch.device) -> int:
-    return GPU_BATCH_SIZE if device.type == "cuda" else CPU_BATCH_SIZE
-
 
 def load_network(checkpoint: str | os.PathLike, device: torch.device) -> nn.Module:
     """One fold's network in evaluation mode, built from the checkpoint's own description."""
@@ -44,6 +36,12 @@ def load_network(checkpoint: str | os.PathLike, device: torch.device) -> nn.Modu
             from None
     return network.to(device).to(memory_format=memory_format(
         getattr(network.config, "dimensions", 2))).eval()
+
+
+def use_threads(threads: int | None) -> None:
+    """torch's intra-op threads for this process (None: leave torch's default)."""
+    if threads:
+        torch.set_num_threads(threads)
 
 
 def input_channels(network: nn.Module) -> int | None:
@@ -115,3 +113,31 @@ class SlicePredictor:
                                       f"case gives {channels}")
         patch = self.patch if self.volumetric else (1, *(self.patch or data.shape[2:]))
         return predict_sliding_window(data, patch, self.predict_windows, self.batch_size)
+
+    def single_passes(self) -> list["SlicePredictor"]:
+        """Each fold (and, with ``mirror``, each fold's mirrored pass) as its own predictor:
+        the passes whose spread ``--save-std`` reports."""
+        passes = []
+        for network in self.networks:
+            variants = [network, MirroredNetwork(network)] if self.mirror else [network]
+            for one in variants:
+                passes.append(SlicePredictor([one], self.device, self.batch_size, mirror=False,
+                                             patch=self.patch,
+                                             channels_last=self.memory_format
+                                             != torch.contiguous_format,
+                                             context_slices=self.context_slices))
+        return passes
+
+
+class MirroredNetwork(nn.Module):
+    """A network applied to the left-right mirrored input, its output mirrored back: the
+    mirrored pass of ``--tta`` on its own (the axis :class:`SlicePredictor` flips)."""
+
+    def __init__(self, network: nn.Module):
+        super().__init__()
+        self.network = network
+        self.config = getattr(network, "config", None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        last = x.ndim - 1  # W, for 2D and 3D windows alike
+        return self.network(torch.flip(x, dims=(last,))).float().flip(dims=(last,))

@@ -1,12 +1,11 @@
-"""ONNX Runtime as the CPU inference engine: each fold's network exported next to its checkpoint.
+"""ONNX Runtime as the CPU inference engine, without torch.
 
 On this CPU ONNX Runtime runs the paper network 1.3-2.5x faster than torch's eager forward
-(``benchmarks/inference.py`` measures both in one run). The export is made on first use from the
-checkpoint (``checkpoint_best.pth`` -> ``checkpoint_best.onnx``, written atomically), checked
-against torch on random input (largest difference at most :data:`TOLERANCE`), and recorded in
-``checkpoint_best.onnx.json`` with the checkpoint's SHA-256, so a retrained fold is exported
-again and an export that disagrees with torch is never used. The model's input rank is whatever
-the checkpoint's network takes: batch and every spatial axis are dynamic, channels are fixed.
+(``benchmarks/limits.py`` measures both in one run). Each fold's network is exported next to its
+checkpoint (``checkpoint_best.onnx``, by :mod:`autosynth.inference.onnx_export` on first use)
+and recorded with the checkpoint's SHA-256, so a retrained fold is exported again. This module
+only reads exports that are current: it imports no torch, so a prediction from current exports
+does not pay torch's import (2-3 s of a 17 s one-volume prediction here).
 
 Each session is warmed up once when the predictor is made (per run, not per case). torch stays
 the engine on GPUs and wherever onnxruntime is missing (``--engine torch`` forces it).
@@ -14,20 +13,17 @@ the engine on GPUs and wherever onnxruntime is missing (``--engine torch`` force
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from autosynth import results_layout as layout
 from autosynth.inference.errors import PredictionError
-from autosynth.inference import networks
+from autosynth.inference.batching import default_batch_size
 from autosynth.inference.sliding_window import predict_sliding_window
 from autosynth.preprocessing.context_slices import stack_neighbours
-from autosynth.utils.files import atomic_path, read_json, write_json_atomic
+from autosynth.utils.files import read_json
 
 try:  # a dependency; torch is the fallback where an install lacks it
     import onnxruntime
@@ -35,9 +31,6 @@ except ImportError:  # pragma: no cover - exercised only without onnxruntime
     onnxruntime = None
 
 ENGINES = ("auto", "onnx", "torch")
-OPSET = 17
-TOLERANCE = 1e-5      # largest |onnx - torch| accepted on the export check (outputs in [-1, 1])
-CHECK_BATCH = 2
 
 
 class ExportMismatch(PredictionError):
@@ -48,11 +41,12 @@ def onnx_available() -> bool:
     return onnxruntime is not None
 
 
-def resolve_engine(engine: str, device: str | torch.device) -> str:
-    """``auto``: ONNX Runtime on the CPU when installed, else torch; ``onnx`` only on CPU."""
+def resolve_engine(engine: str, device: str) -> str:
+    """``auto``: ONNX Runtime on the CPU when installed, else torch; ``onnx`` only on CPU.
+    ``device`` is a name such as ``cpu`` or ``cuda:1`` (a ``torch.device`` prints as one)."""
     if engine not in ENGINES:
         raise PredictionError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
-    on_cpu = torch.device(device).type == "cpu"
+    on_cpu = str(device).split(":")[0] == "cpu"
     if engine == "onnx" and not on_cpu:
         raise PredictionError(f"--engine onnx runs on the CPU only, not on {device}; use "
                               "--engine torch (or auto) there")
@@ -73,64 +67,14 @@ def file_digest(path: Path) -> str:
 
 
 def make_session(model: bytes | str | os.PathLike, threads: int | None = None):
-    """A CPU session using ``threads`` (default: torch's thread count) intra-op threads."""
+    """A CPU session using ``threads`` intra-op threads (default: ONNX Runtime's, one per
+    physical core, as torch's default)."""
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads or torch.get_num_threads()
+    options.intra_op_num_threads = threads or 0
     options.inter_op_num_threads = 1
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     source = model if isinstance(model, bytes) else str(model)
     return onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-
-
-def _export_bytes(network: torch.nn.Module, example: torch.Tensor) -> bytes:
-    spatial = {axis: f"s{axis}" for axis in range(2, example.ndim)}
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():   # the tracer's notes on shape checks; the export is
-        warnings.simplefilter("ignore")   # checked against torch right after
-        torch.onnx.export(network, (example,), buffer, dynamo=False, opset_version=OPSET,
-                          input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": {0: "batch", **spatial},
-                                        "y": {0: "batch", **spatial}})
-    return buffer.getvalue()
-
-
-def export_checkpoint(checkpoint: Path, spatial: tuple[int, ...] | None = None,
-                      channels: int | None = None) -> Path:
-    """Export ``checkpoint``'s network (example input ``(1, C, *spatial)``; C from the
-    checkpoint's own description, else ``channels``), check it against torch and write the
-    ONNX file and its record atomically; returns the ONNX path."""
-    network = networks.load_network(checkpoint, torch.device("cpu")).to(
-        memory_format=torch.contiguous_format)
-    config = getattr(network, "config", None)
-    if config is not None:
-        channels = int(config.input_channels)
-        spatial = tuple(spatial) if spatial else tuple(2 * d for d in config.shape_divisors)
-    if channels is None or not spatial:
-        raise PredictionError(f"{checkpoint}: the network does not say its input shape; give "
-                              "the patch and the channels to export it")
-    example_shape = (1, int(channels), *spatial)
-    model = _export_bytes(network, torch.zeros(example_shape, dtype=torch.float32))
-    probe = torch.rand((CHECK_BATCH, *example_shape[1:]),
-                       generator=torch.Generator().manual_seed(0))
-    with torch.inference_mode():
-        expected = network(probe).numpy()
-    got = make_session(model).run(None, {"x": probe.numpy()})[0]
-    difference = float(np.abs(got - expected).max())
-    # relative to the output's scale: a linear head on random input can reach values far
-    # above the [0, 1] of a prediction, where float32 rounding alone exceeds 1e-5
-    allowed = TOLERANCE * max(1.0, float(np.abs(expected).max()))
-    if not difference <= allowed:
-        raise ExportMismatch(f"{checkpoint}: the ONNX export differs from torch by "
-                              f"{difference:.2g} (> {allowed:.2g}); use --engine torch")
-    target = layout.exported_model_path(checkpoint)
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(model)
-    write_json_atomic(layout.exported_model_info_path(checkpoint), {
-        "checkpoint": checkpoint.name, "checkpoint_sha256": file_digest(checkpoint),
-        "onnx_sha256": file_digest(target), "opset": OPSET, "torch": torch.__version__,
-        "onnxruntime": onnxruntime.__version__, "example_input_shape": list(example_shape),
-        "max_abs_difference_to_torch": difference})
-    return target
 
 
 def current_export(checkpoint: Path) -> Path | None:
@@ -149,12 +93,6 @@ def current_export(checkpoint: Path) -> Path | None:
     return target
 
 
-def onnx_model_for(checkpoint: Path, spatial: tuple[int, ...] | None = None,
-                   channels: int | None = None) -> Path:
-    """The current export of ``checkpoint``, made now when missing or stale."""
-    return current_export(checkpoint) or export_checkpoint(checkpoint, spatial, channels)
-
-
 class OnnxSlicePredictor:
     """:class:`autosynth.inference.networks.SlicePredictor` on ONNX Runtime sessions: the same
     windows, fold (and mirror) average and channel check."""
@@ -167,20 +105,18 @@ class OnnxSlicePredictor:
         self.sessions = sessions
         self.context_slices = int(context_slices)  # 2.5D: neighbours as channels
         self.mirrored_only = mirrored_only  # the mirrored pass alone (a --save-std pass)
-        self.batch_size = batch_size or networks.default_batch_size(torch.device("cpu"))
+        self.batch_size = batch_size or default_batch_size("cpu")
         self.mirror = mirror
         self.patch = None if patch is None else tuple(int(p) for p in patch)
         shape = sessions[0].get_inputs()[0].shape
         self.rank, self.channels = len(shape), shape[1]
 
     @classmethod
-    def from_checkpoints(cls, checkpoints: list[Path], batch_size: int | None = None,
-                         mirror: bool = False, patch: tuple[int, ...] | None = None,
-                         channels: int | None = None, context_slices: int = 1
-                         ) -> "OnnxSlicePredictor":
-        """Sessions for ``checkpoints`` (exported on first use), warmed up on one batch;
-        ``channels`` is used only for a network that does not describe its input."""
-        sessions = [make_session(onnx_model_for(Path(c), patch, channels)) for c in checkpoints]
+    def from_models(cls, models: list[Path], batch_size: int | None = None, mirror: bool = False,
+                    patch: tuple[int, ...] | None = None, context_slices: int = 1,
+                    threads: int | None = None) -> "OnnxSlicePredictor":
+        """Sessions for the exported ``models`` (one per fold), warmed up on one batch."""
+        sessions = [make_session(m, threads) for m in models]
         predictor = cls(sessions, batch_size, mirror, patch, context_slices=context_slices)
         if patch is not None:   # the first run allocates and plans: pay it here, once
             window = (1, *patch) if len(patch) == 2 else tuple(patch)
