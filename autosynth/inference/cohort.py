@@ -191,7 +191,7 @@ def _init_worker(model_folders: list[str], settings: PredictionSettings,
                  parent_pid: int) -> None:
     die_with_parent(parent_pid)
     models = [TrainedModel.load(folder) for folder in model_folders]
-    _WORKER.update(members=_load_members(models, settings, checkpoints, threads),
+    _WORKER.update(models=models, members=_load_members(models, settings, checkpoints, threads),
                    target_scale=target_scale, settings=settings)
 
 
@@ -213,8 +213,7 @@ def _prepare(job: tuple[InputCase, Path, bool, Path | None]) -> PreparedCase | N
     case, output, resume, _ = job
     if resume and output.is_file():
         return None
-    return prepare_case(case, [m.model for m in _WORKER["members"]],
-                        _WORKER["settings"].force_derived_mask)
+    return prepare_case(case, _WORKER["models"], _WORKER["settings"].force_derived_mask)
 
 
 def _predict_in_worker(job: tuple[InputCase, Path, bool, Path | None],
@@ -242,11 +241,15 @@ def _predict_in_worker(job: tuple[InputCase, Path, bool, Path | None],
         lock.release()
 
 
-def _read_ahead(todo: list) -> Iterator[tuple[str, str, CaseTimings | None, str]]:
-    """Predict ``todo`` in order while one thread reads and preprocesses the next case (the
-    network releases the GIL), so reading no longer waits for the network."""
+def _read_ahead(todo: list, models: list[TrainedModel], settings: PredictionSettings,
+                checkpoints: list[list[Path]]
+                ) -> Iterator[tuple[str, str, CaseTimings | None, str]]:
+    """Load the networks and predict ``todo`` in order while one thread reads and
+    preprocesses the next case (the network releases the GIL), so reading waits neither for
+    the network nor, for the first case, for the sessions' loading and warm-up."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as reader:
-        ahead = reader.submit(_prepare, todo[0]) if todo else None
+        ahead = reader.submit(_prepare, todo[0])
+        _WORKER["members"] = _load_members(models, settings, checkpoints)
         for index, job in enumerate(todo):
             current = ahead
             ahead = reader.submit(_prepare, todo[index + 1]) if index + 1 < len(todo) else None
@@ -290,9 +293,8 @@ def predict_cohort(cases: list[InputCase], model: TrainedModel | list[TrainedMod
         if not todo:
             pass
         elif workers == 1:
-            _WORKER.update(members=_load_members(models, settings, checkpoints),
-                           target_scale=target_scale, settings=settings)
-            _collect(_read_ahead(todo), tally, bar, report)
+            _WORKER.update(models=models, target_scale=target_scale, settings=settings)
+            _collect(_read_ahead(todo, models, settings, checkpoints), tally, bar, report)
         else:
             threads = max(1, (os.cpu_count() or 1) // workers)
             if onnx_engine.resolve_engine(settings.engine, settings.device) == "onnx":
