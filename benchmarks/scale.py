@@ -240,14 +240,14 @@ def main() -> None:
     parser.add_argument("--cases", type=int, nargs="+", default=[12, 24, 48],
                         help="cohort sizes (default 12 24 48; at least two)")
     parser.add_argument("--spacing", type=float, default=SPACING,
-                        help=f"voxel size of the simulated cases, mm (default {SPACING:g}, so "
-                        "that the default run takes about 12 minutes on 2 cores; the demo's "
-                        "2 mm cases take longer); the run prints the case size")
+                        help=f"voxel size of the simulated cases, mm (default {SPACING:g}: the "
+                        "default run took 5 minutes on 2 shared cores; the demo's 2 mm cases "
+                        "would take about 30); the run prints the case size")
     parser.add_argument("--repeats", type=int, default=1,
                         help="runs of each stage per size; the median is fitted (default 1)")
     parser.add_argument("--quick", action="store_true",
-                        help="a smoke test: --cases 5 6 7 (about 3 minutes; 5 is the "
-                        "fewest cases the 5-fold split takes)")
+                        help="a smoke test: --cases 5 6 7 (about 4 minutes; a split needs at "
+                        "least 3 cases)")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="keep the cohorts and outputs here (default: a temporary folder)")
     parser.add_argument("--output", type=Path, default=HERE / "results" / "scale.json")
