@@ -14,8 +14,9 @@ machine noise hits both sides:
   slices) and ``autosynth_predict`` end to end in a fresh process (``--engine torch`` vs
   ``--engine onnx``), against the FLOP limit (slices x forward FLOPs / peak);
 * ``autosynth_plan_and_preprocess`` on 4 BraTS-sized cases with ``-np 1`` and ``-np 2``, for
-  this tree and, with ``--before DIR``, for another checkout (e.g. ``git archive f29a73d``),
-  with the CPU seconds of work per case.
+  this tree and, with ``--before DIR``, for another checkout (e.g. ``git worktree add
+  /tmp/before f29a73d``, the tree before issue 18), with the CPU seconds of work per case;
+  ``--before`` also times that checkout's ``autosynth_predict`` end to end.
 
     python benchmarks/limits.py [--rounds 2] [--before DIR] [--keras-python PY] [--only ...]
 
@@ -37,7 +38,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -172,7 +172,7 @@ def validation(rounds: int, micro_batches: list[int]) -> dict:
 
 
 # ----------------------------------------------------------------------------- prediction
-def prediction(rounds: int, work: Path) -> dict:
+def prediction(rounds: int, work: Path, before: Path | None = None) -> dict:
     source, mask = synthesise(work)
     folder = model_folder(work / "results")
     model = TrainedModel.load(folder)
@@ -200,13 +200,13 @@ def prediction(rounds: int, work: Path) -> dict:
     network_s = alternate({"network torch": timed(eager), "network onnx": timed(onnx)},
                           rounds)
 
-    def end_to_end(engine: str):
+    def end_to_end(engine: str | None, tree: Path = ROOT):
         def measure() -> float:
-            out = work / f"out_{engine}"
+            out = Path(tempfile.mkdtemp(dir=work))
             command = [sys.executable, "-m", "autosynth.cli.predict", "-i", str(source.parent),
                        "-o", str(out), "-m", str(folder), "--masks", str(mask.parent),
-                       "--engine", engine, "--no-progress"]
-            env = dict(os.environ, PYTHONPATH=str(ROOT))
+                       *(["--engine", engine] if engine else []), "--no-progress"]
+            env = dict(os.environ, PYTHONPATH=str(tree))
             started = time.perf_counter()
             done = subprocess.run(command, env=env, capture_output=True, text=True)
             if done.returncode:
@@ -214,8 +214,10 @@ def prediction(rounds: int, work: Path) -> dict:
             return time.perf_counter() - started
         return measure
 
-    end_to_end_s = alternate({"end to end torch": end_to_end("torch"),
-                              "end to end onnx": end_to_end("onnx")}, rounds)
+    variants = {"end to end torch": end_to_end("torch"), "end to end onnx": end_to_end("onnx")}
+    if before:   # the other checkout's autosynth_predict, its own default engine
+        variants["end to end before"] = end_to_end(None, before)
+    end_to_end_s = alternate(variants, rounds)
     return {"slices": int(slices.shape[1]), "export_and_first_session_s": export_s,
             "seconds": {**network_s, **end_to_end_s}}
 
@@ -224,17 +226,18 @@ def prediction(rounds: int, work: Path) -> dict:
 def preprocessing(rounds: int, work: Path, trees: dict[str, Path], cases: int) -> dict:
     raw_root = work / "raw"
     write_dataset(raw_root / "Dataset900_Bench", cases)
+    write_dataset(raw_root / "Dataset901_Bench", 2 * cases)   # fixed vs per-case work
     launcher = work / "autosynth_plan_and_preprocess"   # as the console script: a main module
     launcher.write_text(LAUNCHER)                      # that spawned workers may re-run
 
-    def run(tree: Path, processes: int):
+    def run(tree: Path, processes: int, dataset: str = "900"):
         def measure() -> float:
             pre = Path(tempfile.mkdtemp(dir=work))
             env = dict(os.environ, PYTHONPATH=str(tree), AUTOSYNTH_RAW=str(raw_root),
                        AUTOSYNTH_PREPROCESSED=str(pre), AUTOSYNTH_RESULTS=str(work / "res"))
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
-            done = subprocess.run([sys.executable, str(launcher), "-d", "900", "-np",
+            done = subprocess.run([sys.executable, str(launcher), "-d", dataset, "-np",
                                    str(processes), "--no-progress"], env=env,
                                   capture_output=True, text=True, cwd=work)
             if done.returncode:
@@ -244,7 +247,8 @@ def preprocessing(rounds: int, work: Path, trees: dict[str, Path], cases: int) -
             cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
             cpu_seconds[measure.name].append(cpu)
             return wall
-        measure.name = f"{name} -np {processes}"
+        measure.name = f"{name} -np {processes}" + ("" if dataset == "900" else
+                                                     f" {2 * cases} cases")
         return measure
 
     cpu_seconds: dict[str, list[float]] = {}
@@ -254,6 +258,8 @@ def preprocessing(rounds: int, work: Path, trees: dict[str, Path], cases: int) -
             measure = run(tree, processes)
             cpu_seconds[measure.name] = []
             variants[measure.name] = measure
+    measure = run(ROOT, 1, "901")
+    cpu_seconds[measure.name], variants[measure.name] = [], measure
     return {"cases": cases, "seconds": alternate(variants, rounds), "cpu_seconds": cpu_seconds}
 
 
@@ -291,15 +297,27 @@ def table(result: dict) -> list[tuple[str, str, str, str]]:
                      f"onnx {s['network onnx']:.2f}", f"torch {s['network torch']:.2f} "
                      f"({s['network torch'] / s['network onnx']:.2f}x)",
                      f"{s['network onnx'] / limit:.2f}x the FLOP limit {limit:.2f} s"))
+        was = (f"; before {s['end to end before']:.2f} "
+               f"({s['end to end before'] / s['end to end onnx']:.2f}x)"
+               if "end to end before" in s else "")
         rows.append(("one volume, autosynth_predict end to end (s)",
                      f"onnx {s['end to end onnx']:.2f}", f"torch {s['end to end torch']:.2f} "
-                     f"({s['end to end torch'] / s['end to end onnx']:.2f}x)",
+                     f"({s['end to end torch'] / s['end to end onnx']:.2f}x){was}",
                      f"{s['end to end onnx'] / limit:.2f}x the FLOP limit"))
     pre = result.get("preprocessing")
     if pre:
         s = {k: statistics.median(v) for k, v in pre["seconds"].items()}
         cpu = {k: statistics.median(v) / pre["cases"] for k, v in pre["cpu_seconds"].items()}
-        for tree in dict.fromkeys(k.rsplit(" -np", 1)[0] for k in s):
+        double = f"this tree -np 1 {2 * pre['cases']} cases"
+        if double in cpu:   # per-case work: the difference between n and 2n cases, over n
+            n_work, two_n_work = (cpu[k] * pre["cases"] for k in ("this tree -np 1", double))
+            per_case = (two_n_work - n_work) / pre["cases"]
+            fixed = n_work - per_case * pre["cases"]
+            rows.append(("plan_and_preprocess work per BraTS-sized case, this tree (CPU s)",
+                         f"{per_case:.2f} per case", f"fixed {fixed:.1f} per run "
+                         f"({pre['cases']} and {2 * pre['cases']} cases, -np 1)",
+                         "target < 1.5 s per case"))
+        for tree in dict.fromkeys(k.rsplit(" -np", 1)[0] for k in s if "cases" not in k):
             one, two = s[f"{tree} -np 1"], s[f"{tree} -np 2"]
             rows.append((f"plan_and_preprocess, {pre['cases']} BraTS-sized cases, {tree} (s)",
                          f"-np 2: {two:.1f}", f"-np 1: {one:.1f} (-np 2 is {one / two:.2f}x "
@@ -317,7 +335,8 @@ def main() -> None:
                         help="a Python with tensorflow-cpu installed (pip install "
                         "'autosynth[benchmark]'): runs the Keras reference")
     parser.add_argument("--before", type=Path, default=None,
-                        help="another checkout to measure preprocessing for (e.g. main)")
+                        help="another checkout (e.g. `git worktree add /tmp/before f29a73d`) "
+                        "whose plan_and_preprocess and autosynth_predict are timed alongside")
     parser.add_argument("--cases", type=int, default=4)
     parser.add_argument("--output", type=Path, default=HERE / "results" / "limits.json")
     args = parser.parse_args()
@@ -336,7 +355,7 @@ def main() -> None:
             result["validation"] = validation(args.rounds, [4, 8, 16, BATCH])
         if "prediction" in args.only:
             (work / "prediction").mkdir()
-            result["prediction"] = prediction(args.rounds, work / "prediction")
+            result["prediction"] = prediction(args.rounds, work / "prediction", args.before)
         result["peak_gflops"].append(matmul_gflops(THREADS))
         if "preprocessing" in args.only:
             trees = {"this tree": ROOT, **({"before": args.before} if args.before else {})}
