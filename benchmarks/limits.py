@@ -96,10 +96,13 @@ def alternate(variants: dict, rounds: int) -> dict[str, list[float]]:
 
 
 # ----------------------------------------------------------------------------- training
-def torch_update(micro: int):
-    """A callable timing one update as ``SynthesisTrainer.train_step`` makes it; slices/s."""
+def torch_update(micro: int, compiled: bool = False):
+    """A callable timing one update as ``SynthesisTrainer.train_step`` makes it (with
+    ``compiled``, as ``autosynth_train --compile`` does: the network through torch.compile,
+    whose compilation is the first, untimed update); slices/s."""
     torch.manual_seed(0)
     network = build_network(UNetConfig.paper()).to(memory_format=torch.channels_last).train()
+    forward = torch.compile(network) if compiled else network
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
     data = torch.rand(BATCH, 1, SIZE, SIZE).contiguous(memory_format=torch.channels_last)
     target = torch.rand(BATCH, 1, SIZE, SIZE).contiguous(memory_format=torch.channels_last)
@@ -108,11 +111,14 @@ def torch_update(micro: int):
         optimizer.zero_grad(set_to_none=True)
         for start in range(0, BATCH, micro):
             part = slice(start, start + micro)
-            loss = torch.nn.functional.mse_loss(network(data[part]), target[part])
+            loss = torch.nn.functional.mse_loss(forward(data[part]), target[part])
             (loss * micro / BATCH).backward()
         optimizer.step()
 
+    started = time.perf_counter()
     update()                                             # warm-up: allocation, primitives
+    print(f"  first update (micro-batch {micro}{', compiled' if compiled else ''}): "
+          f"{time.perf_counter() - started:.1f} s", flush=True)
 
     def measure() -> float:
         started = time.perf_counter()
@@ -140,8 +146,11 @@ class KerasWorker:
         self.process.wait(timeout=60)
 
 
-def training(rounds: int, micro_batches: list[int], keras_python: str | None) -> dict:
+def training(rounds: int, micro_batches: list[int], keras_python: str | None,
+             compiled: bool = False) -> dict:
     variants = {f"torch micro-batch {m}": torch_update(m) for m in micro_batches}
+    if compiled:
+        variants[f"compiled micro-batch {MICRO_BATCH}"] = torch_update(MICRO_BATCH, True)
     keras = KerasWorker(keras_python) if keras_python else None
     if keras:
         variants["keras"] = keras
@@ -172,6 +181,23 @@ def validation(rounds: int, micro_batches: list[int]) -> dict:
 
 
 # ----------------------------------------------------------------------------- prediction
+BEFORE_MODEL = """import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from inference import model_folder
+print(model_folder(Path(sys.argv[2])))
+"""
+
+
+def before_model(tree: Path, work: Path) -> Path:
+    """The same model folder made by ``tree``'s own benchmarks/inference.py (an older tree
+    refuses the plan fields added since), with the same random weights (seed 0)."""
+    done = subprocess.run([sys.executable, "-c", BEFORE_MODEL, str(tree / "benchmarks"),
+                           str(work / "results_before")], capture_output=True, text=True,
+                          cwd=work, env=dict(os.environ, PYTHONPATH=str(tree)), check=True)
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
 def prediction(rounds: int, work: Path, before: Path | None = None) -> dict:
     source, mask = synthesise(work)
     folder = model_folder(work / "results")
@@ -200,23 +226,23 @@ def prediction(rounds: int, work: Path, before: Path | None = None) -> dict:
     network_s = alternate({"network torch": timed(eager), "network onnx": timed(onnx)},
                           rounds)
 
-    def end_to_end(engine: str | None, tree: Path = ROOT):
+    def end_to_end(engine: str | None, tree: Path = ROOT, model: Path = folder):
         def measure() -> float:
             out = Path(tempfile.mkdtemp(dir=work))
             command = [sys.executable, "-m", "autosynth.cli.predict", "-i", str(source.parent),
-                       "-o", str(out), "-m", str(folder), "--masks", str(mask.parent),
+                       "-o", str(out), "-m", str(model), "--masks", str(mask.parent),
                        *(["--engine", engine] if engine else []), "--no-progress"]
             env = dict(os.environ, PYTHONPATH=str(tree))
-            started = time.perf_counter()
-            done = subprocess.run(command, env=env, capture_output=True, text=True)
+            started = time.perf_counter()   # cwd: not this checkout, which -m would import
+            done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=work)
             if done.returncode:
                 sys.exit(f"autosynth_predict --engine {engine} failed:\n{done.stderr}")
             return time.perf_counter() - started
         return measure
 
     variants = {"end to end torch": end_to_end("torch"), "end to end onnx": end_to_end("onnx")}
-    if before:   # the other checkout's autosynth_predict, its own default engine
-        variants["end to end before"] = end_to_end(None, before)
+    if before:   # the other checkout's autosynth_predict (its own default engine) on a model
+        variants["end to end before"] = end_to_end(None, before, before_model(before, work))
     end_to_end_s = alternate(variants, rounds)
     return {"slices": int(slices.shape[1]), "export_and_first_session_s": export_s,
             "seconds": {**network_s, **end_to_end_s}}
@@ -230,7 +256,7 @@ def preprocessing(rounds: int, work: Path, trees: dict[str, Path], cases: int) -
     launcher = work / "autosynth_plan_and_preprocess"   # as the console script: a main module
     launcher.write_text(LAUNCHER)                      # that spawned workers may re-run
 
-    def run(tree: Path, processes: int, dataset: str = "900"):
+    def run(name: str, tree: Path, processes: int, dataset: str = "900"):
         def measure() -> float:
             pre = Path(tempfile.mkdtemp(dir=work))
             env = dict(os.environ, PYTHONPATH=str(tree), AUTOSYNTH_RAW=str(raw_root),
@@ -255,10 +281,10 @@ def preprocessing(rounds: int, work: Path, trees: dict[str, Path], cases: int) -
     variants = {}
     for name, tree in trees.items():
         for processes in (1, 2):
-            measure = run(tree, processes)
+            measure = run(name, tree, processes)
             cpu_seconds[measure.name] = []
             variants[measure.name] = measure
-    measure = run(ROOT, 1, "901")
+    measure = run("this tree", ROOT, 1, "901")
     cpu_seconds[measure.name], variants[measure.name] = [], measure
     return {"cases": cases, "seconds": alternate(variants, rounds), "cpu_seconds": cpu_seconds}
 
@@ -273,12 +299,14 @@ def table(result: dict) -> list[tuple[str, str, str, str]]:
     if train:
         rates = {k: statistics.median(v) for k, v in train["slices_per_s"].items()}
         best = max((k for k in rates if k.startswith("torch")), key=rates.get)
+        compiled = next((k for k in rates if k.startswith("compiled")), None)
         before = f"torch micro-batch {MICRO_BATCH}"
         fraction = rates[best] * flops["train_gflop_per_slice"] / peak
         reference = (f"Keras/TF {rates['keras']:.2f}: {rates[best] / rates['keras']:.2f}x"
                      if "keras" in rates else "Keras/TF not measured")
         rows.append(("training step, 224x224, batch 32 (slices/s)",
-                     f"{rates[best]:.2f} ({best}); {before}: {rates.get(before, float('nan')):.2f}",
+                     f"{rates[best]:.2f} ({best}); {before}: {rates.get(before, float('nan')):.2f}"
+                     + (f"; {compiled}: {rates[compiled]:.2f}" if compiled else ""),
                      reference, f"{100 * fraction:.0f} % of the matmul peak"))
     val = result.get("validation")
     if val:
@@ -337,6 +365,9 @@ def main() -> None:
     parser.add_argument("--before", type=Path, default=None,
                         help="another checkout (e.g. `git worktree add /tmp/before f29a73d`) "
                         "whose plan_and_preprocess and autosynth_predict are timed alongside")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time the trainer's update through torch.compile "
+                        "(autosynth_train --compile); its compilation takes minutes here")
     parser.add_argument("--cases", type=int, default=4)
     parser.add_argument("--output", type=Path, default=HERE / "results" / "limits.json")
     args = parser.parse_args()
@@ -350,7 +381,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if "training" in args.only:
-            result["training"] = training(args.rounds, args.micro, args.keras_python)
+            result["training"] = training(args.rounds, args.micro, args.keras_python,
+                                          args.compile)
         if "validation" in args.only:
             result["validation"] = validation(args.rounds, [4, 8, 16, BATCH])
         if "prediction" in args.only:
