@@ -72,7 +72,7 @@ def run_stage(stage: str, raw: Path, pre: Path) -> dict:
     from autosynth.experiment_planning.fingerprint import CaseJob, fingerprint_case
     from autosynth.experiment_planning.plans import Plans
     from autosynth.preprocessing.preprocessor import CaseJob as PreJob
-    from autosynth.preprocessing.preprocessor import case_signature, preprocess_raw_case
+    from autosynth.preprocessing.preprocessor import Target, case_signature, preprocess_raw_case
 
     dj = DatasetJson.load(raw)
     channels = tuple(sorted(dj.channel_names))
@@ -86,9 +86,10 @@ def run_stage(stage: str, raw: Path, pre: Path) -> dict:
             from dataclasses import asdict
 
             config = Plans.load(pre).configuration(stage)
-            job = PreJob(case, channels, contrasts, stage, asdict(config),
-                         str(pre / config.data_folder), case_signature(case, config))
-            assert preprocess_raw_case(job) == "done"
+            job = PreJob(case, channels, contrasts, (Target(
+                stage, asdict(config), str(pre / config.data_folder),
+                case_signature(case, config)),))
+            assert preprocess_raw_case(job) == {stage: "done"}
         seconds.append(time.perf_counter() - start)
     return {"seconds_per_case": seconds, "peak_rss_mib": peak_rss_mib(),
             "rss_after_imports_mib": baseline}

@@ -137,11 +137,11 @@ def _preprocess(args) -> None:
     plans = Plans.load(pre)
     names = args.configurations or [c for c in PREPROCESSED_BY_DEFAULT
                                     if c in plans.configurations]
+    counts = preprocess_dataset(raw, pre, plans, names, args.num_processes,
+                                not args.no_progress)
     for name in names:
-        counts = preprocess_dataset(raw, pre, plans, name, args.num_processes,
-                                    not args.no_progress)
-        print(f"{name}: {counts['done']} case(s) preprocessed, {counts['skipped']} already up "
-              f"to date: {pre / plans.configuration(name).data_folder}")
+        print(f"{name}: {counts[name]['done']} case(s) preprocessed, {counts[name]['skipped']} "
+              f"already up to date: {pre / plans.configuration(name).data_folder}")
 
 
 def _run(prog: str, step: Callable, args) -> int:

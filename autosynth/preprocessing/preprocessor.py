@@ -1,6 +1,9 @@
-"""Preprocess every training case of a dataset for one configuration, into
+"""Preprocess every training case of a dataset for one or several configurations, into
 ``preprocessed/DatasetXXX/<configuration>/``: ``CASE.npy`` (C, S, H, W), ``CASE_mask.npy`` and
 ``CASE_labels.npy`` (S, H, W) uint8, ``CASE.json`` (properties).
+
+A case is read once for all the configurations of a run (reading four BraTS-sized .nii.gz
+files is about 0.5 s of the 1.3 s a configuration costs per case).
 
 Idempotent: ``CASE.json`` is written last and records a signature of the raw files and of the
 plan fields that change the arrays, so a case whose signature still matches is skipped and a
@@ -29,14 +32,21 @@ ARRAY_FIELDS = ("orientation", "slice_axis", "patch_size", "inplane_spacing", "r
 
 
 @dataclass(frozen=True)
-class CaseJob:
-    case: CaseFiles
-    channels: tuple[int, ...]
-    contrasts: tuple[str, ...]
+class Target:
+    """One configuration a case is preprocessed for."""
+
     configuration: str
     config: dict
     output_folder: str
     signature: str
+
+
+@dataclass(frozen=True)
+class CaseJob:
+    case: CaseFiles
+    channels: tuple[int, ...]
+    contrasts: tuple[str, ...]
+    targets: tuple[Target, ...]
 
 
 def case_signature(case: CaseFiles, config: ConfigurationPlan) -> str:
@@ -58,38 +68,56 @@ def is_up_to_date(paths: dict[str, Path], signature: str) -> bool:
     return properties.signature == signature and all(paths[k].is_file() for k in needed)
 
 
-def preprocess_raw_case(job: CaseJob) -> str:
-    """Worker: read, preprocess and write one case; returns 'done' or 'skipped'."""
-    paths = case_paths(job.output_folder, job.case.case_id)
-    if is_up_to_date(paths, job.signature):
-        return "skipped"
-    config = ConfigurationPlan.from_dict(job.config, f"configuration {job.configuration}")
+def preprocess_raw_case(job: CaseJob) -> dict[str, str]:
+    """Worker: read one case once, preprocess and write it for each configuration that is
+    not up to date; returns configuration -> 'done' or 'skipped'."""
+    case_id = job.case.case_id
+    todo = [t for t in job.targets
+            if not is_up_to_date(case_paths(t.output_folder, case_id), t.signature)]
+    results = {t.configuration: "skipped" for t in job.targets}
+    if not todo:
+        return results
     try:
         images, mask, source, geometry = load_case_with_mask(job.case, job.channels)
         labels = load_labels(job.case, geometry)
-        data, out_mask, out_labels, properties = preprocess_case(
-            images, mask, geometry, config, list(job.contrasts), labels, job.case.case_id,
-            job.configuration)
-    except (CaseReadError, PreprocessingError, ValueError) as err:
-        raise PreprocessingError(f"case {job.case.case_id}: {err}") from None
-    properties.mask_source = source
-    properties.signature = job.signature
+    except (CaseReadError, ValueError) as err:
+        raise PreprocessingError(f"case {case_id}: {err}") from None
+    for target in todo:
+        config = ConfigurationPlan.from_dict(target.config,
+                                             f"configuration {target.configuration}")
+        try:
+            data, out_mask, out_labels, properties = preprocess_case(
+                images, mask, geometry, config, list(job.contrasts), labels, case_id,
+                target.configuration)
+        except (PreprocessingError, ValueError) as err:
+            raise PreprocessingError(f"case {case_id}: {err}") from None
+        properties.mask_source = source
+        properties.signature = target.signature
+        write_case(case_paths(target.output_folder, case_id), data, out_mask, out_labels,
+                   properties)
+        results[target.configuration] = "done"
+    return results
+
+
+def write_case(paths: dict[str, Path], data, mask, labels, properties: CaseProperties) -> None:
+    """The arrays first, the properties (with the signature) last: a case is complete once its
+    ``CASE.json`` exists."""
     save_npy(paths["data"], data)
-    save_npy(paths["mask"], out_mask)
-    if out_labels is not None:
-        save_npy(paths["labels"], out_labels)
+    save_npy(paths["mask"], mask)
+    if labels is not None:
+        save_npy(paths["labels"], labels)
     elif paths["labels"].exists():
         paths["labels"].unlink()
     properties.save(paths["properties"])
-    return "done"
 
 
 def preprocess_dataset(raw_folder: str | Path, preprocessed_folder: str | Path, plans: Plans,
-                       configuration: str, num_processes: int = 1, progress: bool = True
-                       ) -> dict[str, int]:
-    """Preprocess all training cases for ``configuration``; returns counts done / skipped."""
+                       configurations: str | list[str], num_processes: int = 1,
+                       progress: bool = True) -> dict[str, dict[str, int]]:
+    """Preprocess all training cases for ``configurations`` (each case read once); returns,
+    per configuration, the counts done / skipped."""
+    names = [configurations] if isinstance(configurations, str) else list(configurations)
     raw_folder = Path(raw_folder)
-    config = plans.configuration(configuration)
     dataset_json = DatasetJson.load(raw_folder)
     channels = tuple(sorted(dataset_json.channel_names))
     contrasts = tuple(dataset_json.channel_names[c] for c in channels)
@@ -97,12 +125,15 @@ def preprocess_dataset(raw_folder: str | Path, preprocessed_folder: str | Path, 
         raise PreprocessingError(f"plans.json was made for contrasts {plans.contrasts}, "
                                  f"{raw_folder / DATASET_JSON_FILE} names {list(contrasts)}; "
                                  "re-plan with --overwrite")
-    output = Path(preprocessed_folder) / config.data_folder
-    output.mkdir(parents=True, exist_ok=True)
-    jobs = [CaseJob(case, channels, contrasts, configuration, config.to_dict(), str(output),
-                    case_signature(case, config))
+    configs = {name: plans.configuration(name) for name in names}
+    outputs = {name: Path(preprocessed_folder) / c.data_folder for name, c in configs.items()}
+    for output in outputs.values():
+        output.mkdir(parents=True, exist_ok=True)
+    jobs = [CaseJob(case, channels, contrasts, tuple(
+                Target(name, config.to_dict(), str(outputs[name]), case_signature(case, config))
+                for name, config in configs.items()))
             for case in discover_cases(raw_folder, dataset_json, "Tr")]
     results = map_cases(preprocess_raw_case, jobs, num_processes, progress,
-                        f"preprocess {configuration}")
-    return {"done": results.count("done"), "skipped": results.count("skipped")}
-
+                        f"preprocess {', '.join(names)}")
+    return {name: {"done": sum(r[name] == "done" for r in results),
+                   "skipped": sum(r[name] == "skipped" for r in results)} for name in names}

@@ -6,8 +6,9 @@ import pytest
 
 from autosynth.cli.plan_and_preprocess import (extract_fingerprint_main, main, plan_main,
                                                preprocess_main)
+from autosynth.experiment_planning.configurations import PREPROCESSED_BY_DEFAULT
 from autosynth.experiment_planning.plans import Plans
-from autosynth.preprocessing import list_cases, load_case, restore_to_original
+from autosynth.preprocessing import list_cases, load_case, preprocessor, restore_to_original
 from tests.builders import write_tiny_dataset
 
 PRE = "preprocessed/Dataset042_Tiny"
@@ -95,3 +96,24 @@ def test_parallel_workers_give_the_same_arrays(tiny_dataset, autosynth_env):
         path.unlink()
     assert preprocess_main(["-d", "42", "-np", "2", "--no-progress", "-c", "2d"]) == 0
     np.testing.assert_array_equal(np.load(autosynth_env / PRE / "2d" / "case_002.npy"), serial)
+
+
+def test_configurations_preprocessed_together_read_each_case_once_and_equal_each_alone(
+        tiny_dataset, autosynth_env, monkeypatch):
+    reads = []
+    original = preprocessor.load_case_with_mask
+    monkeypatch.setattr(preprocessor, "load_case_with_mask",
+                        lambda case, channels: reads.append(case.case_id) or original(
+                            case, channels))
+    assert main(["-d", "42", "-np", "1", "--no-progress"]) == 0   # 2d and 2d_paper
+    assert len(reads) == len(set(reads)) == 3
+    pre = autosynth_env / PRE
+    plans = Plans.load(pre)
+    for name in PREPROCESSED_BY_DEFAULT:
+        alone = autosynth_env / "alone"
+        preprocessor.preprocess_dataset(tiny_dataset, alone, plans, name, 1, False)
+        folder = plans.configuration(name).data_folder
+        together = {p.name: p.read_bytes() for p in sorted((pre / folder).iterdir())}
+        by_itself = {p.name: p.read_bytes() for p in sorted((alone / folder).iterdir())}
+        assert together.keys() == by_itself.keys() and any(k.endswith(".npy") for k in together)
+        assert [k for k in together if together[k] != by_itself[k]] == []
