@@ -47,6 +47,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from machine_speed import matmul_gflops  # beside this script, on sys.path when it runs
+from scale_figure import draw  # the figure of a run, beside its JSON
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -334,7 +335,7 @@ def main() -> None:
     for row in rows:
         print("| " + " | ".join(row) + " |")
     write_json_atomic(args.output, result)
-    print(f"\nwritten {args.output}")
+    print(f"\nwritten {args.output} and {draw(result, args.output.with_suffix('.png'))}")
 
 
 if __name__ == "__main__":
