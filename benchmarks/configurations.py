@@ -25,40 +25,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from geometry_core import SCALES, write_dataset  # six BraTS-sized cases, beside this script
 from machine_speed import matmul_gflops  # beside this script, on sys.path when it runs
 from torch.utils.flop_counter import FlopCounterMode
 
 from autosynth.cli.plan_and_preprocess import main as plan_and_preprocess
 from autosynth.cli.predict import main as predict
-from autosynth.dataset.dataset_json import DatasetJson
-from autosynth.dataset.image_io import Geometry, write_image
 from autosynth.experiment_planning.configurations import PLANNERS
 from autosynth.training.context import TrainingRun
 from autosynth.training.trainer import BEST, SynthesisTrainer
 
 HERE = Path(__file__).resolve().parent
-SHAPE_ZYX = (155, 240, 240)
 CONTRASTS = ("T1", "T2", "FLAIR", "T1ce")
-SCALES = (0.85, 0.9, 0.95, 1.0, 1.05, 1.12)
-
-
-def write_dataset(folder: Path) -> None:
-    z, y, x = np.ogrid[:SHAPE_ZYX[0], :SHAPE_ZYX[1], :SHAPE_ZYX[2]]
-    geometry = Geometry((240, 240, 155), (1.0, 1.0, 1.0), (0.0, -239.0, 0.0),
-                        (-1, 0, 0, 0, -1, 0, 0, 0, 1))
-    for i, scale in enumerate(SCALES):
-        rng = np.random.default_rng(i)
-        r = ((z - 77) / (62 * scale)) ** 2 + ((y - 120) / (82 * scale)) ** 2 \
-            + ((x - 120) / (66 * scale)) ** 2
-        mask = r < 1
-        for c in range(len(CONTRASTS)):
-            image = 400 + 100 * (c + 1) * np.sin(x / (7.0 + c)) * np.cos(y / 11.0) \
-                + rng.normal(0, 20, SHAPE_ZYX)
-            write_image(np.where(mask, image, 0), geometry,
-                        folder / "imagesTr" / f"case_{i:03d}_{c:04d}.nii.gz", dtype=np.int16)
-        write_image(mask.astype(np.uint8), geometry, folder / "masksTr" / f"case_{i:03d}.nii.gz")
-    DatasetJson(name=folder.name, channel_names=dict(enumerate(CONTRASTS)),
-                numTraining=len(SCALES)).save(folder / "dataset.json")
 
 
 def training_speed(name: str, steps: int) -> dict:
@@ -102,7 +80,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["AUTOSYNTH_HOME"] = tmp
         raw = Path(tmp) / "raw" / "Dataset903_Configurations"
-        write_dataset(raw)
+        write_dataset(raw, CONTRASTS)
         code = plan_and_preprocess(["-d", "903", "-c", *args.configurations, "-np", "1",
                                     "--no-progress"])
         if code:

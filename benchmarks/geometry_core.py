@@ -32,28 +32,31 @@ from machine_speed import matmul_gflops  # beside this script, on sys.path when 
 HERE = Path(__file__).resolve().parent
 SHAPE_ZYX = (155, 240, 240)
 CONTRASTS = ("T1", "T2", "FLAIR")
+SCALES = (0.85, 0.9, 0.95, 1.0, 1.05, 1.12)   # brain size of each case
 
 
-def write_dataset(folder: Path) -> None:
+def write_dataset(folder: Path, contrasts: tuple[str, ...] = CONTRASTS) -> None:
+    """Six BraTS-sized cases (240 x 240 x 155, int16 .nii.gz, brains scaled 0.85-1.12 with
+    masks), one image per contrast; the first contrasts are the same whatever their number."""
     from autosynth.dataset.dataset_json import DatasetJson
     from autosynth.dataset.image_io import Geometry, write_image
 
     z, y, x = np.ogrid[:SHAPE_ZYX[0], :SHAPE_ZYX[1], :SHAPE_ZYX[2]]
     geometry = Geometry((240, 240, 155), (1.0, 1.0, 1.0), (0.0, -239.0, 0.0),
                         (-1, 0, 0, 0, -1, 0, 0, 0, 1))
-    for i, scale in enumerate((0.85, 0.9, 0.95, 1.0, 1.05, 1.12)):
+    for i, scale in enumerate(SCALES):
         rng = np.random.default_rng(i)
         r = ((z - 77) / (62 * scale)) ** 2 + ((y - 120) / (82 * scale)) ** 2 \
             + ((x - 120) / (66 * scale)) ** 2
         mask = r < 1
-        for c in range(3):
+        for c in range(len(contrasts)):
             image = 400 + 100 * (c + 1) * np.sin(x / (7.0 + c)) * np.cos(y / 11.0) \
                 + rng.normal(0, 20, SHAPE_ZYX)
             write_image(np.where(mask, image, 0), geometry,
                         folder / "imagesTr" / f"case_{i:03d}_{c:04d}.nii.gz", dtype=np.int16)
         write_image(mask.astype(np.uint8), geometry, folder / "masksTr" / f"case_{i:03d}.nii.gz")
-    DatasetJson(name=folder.name, channel_names=dict(enumerate(CONTRASTS)),
-                numTraining=6).save(folder / "dataset.json")
+    DatasetJson(name=folder.name, channel_names=dict(enumerate(contrasts)),
+                numTraining=len(SCALES)).save(folder / "dataset.json")
 
 
 def make_model(results: Path, plans_file: Path, patch: list[int] | None) -> Path:
@@ -76,7 +79,7 @@ def make_model(results: Path, plans_file: Path, patch: list[int] | None) -> Path
     (folder / "fold_0").mkdir(parents=True, exist_ok=True)
     (folder / "plans.json").write_text(json.dumps(plans))
     DatasetJson(name="Dataset901_Bench", channel_names=dict(enumerate(CONTRASTS)),
-                numTraining=6).save(folder / "dataset.json")
+                numTraining=len(SCALES)).save(folder / "dataset.json")
     torch.manual_seed(0)
     save_checkpoint({"network": build_network(config).state_dict(),
                      "network_config": config.to_dict(), "trainer": "SynthesisTrainer"},
