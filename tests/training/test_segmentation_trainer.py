@@ -10,8 +10,6 @@ import torch
 from autosynth import results_layout as layout
 from autosynth.cli.segmentation import train_main, utility_main
 from autosynth.dataset.case_io import load_case_with_mask
-from autosynth.dataset.cases import discover_cases
-from autosynth.dataset.dataset_json import DatasetJson
 from autosynth.dataset.image_io import write_image_like
 from autosynth.evaluation.held_out import brain_masks, held_out_cases
 from autosynth.evaluation.segmentation_utility import measure_utility
@@ -20,6 +18,7 @@ from autosynth.inference.segmentation import Segmenter
 from autosynth.training.segmentation_data import SegmentationBatchLoader
 from autosynth.training.segmentation_trainer import (DiceCELoss, SegmentationRun,
                                                      SegmentationTrainer)
+from tests.training.resume_check import assert_resume_is_exact
 
 
 def _trainer(epochs=None, fold="all"):
@@ -85,25 +84,8 @@ def test_dice_ce_is_the_same_over_micro_batches():
     assert loss(perfect, target) < 0.01
 
 
-def _weights(trainer):
-    return {k: v.clone() for k, v in trainer.network.state_dict().items()}
-
-
 def test_resume_after_interruption_gives_identical_weights(preprocessed_tiny):
-    straight = _trainer(epochs=4)
-    straight.run_training()
-    expected, history = _weights(straight), straight.history.train_loss
-    for path in straight.output_folder.iterdir():
-        if path.is_file():
-            path.unlink()
-    first = _trainer(epochs=2)
-    first.run_training()
-    resumed = _trainer(epochs=4)
-    assert resumed.resume() and resumed.epoch == 2
-    resumed.run_training()
-    got = _weights(resumed)
-    assert all(torch.equal(expected[k], got[k]) for k in expected)
-    assert resumed.history.train_loss == history
+    assert_resume_is_exact(lambda epochs: _trainer(epochs=epochs))
 
 
 def test_real_target_substituted_for_itself_costs_exactly_zero(preprocessed_tiny, tmp_path):

@@ -8,6 +8,7 @@ from autosynth.training.context import TrainingRun
 from autosynth.training.data_loading import SliceBatchLoader
 from autosynth.training.registry import get_trainer_class
 from autosynth.training.trainer import SynthesisTrainer
+from tests.training.resume_check import assert_resume_is_exact
 
 
 def _trainer(name="SynthesisTrainer", epochs=None, workers=0, fold=0):
@@ -34,26 +35,8 @@ def test_a_tiny_run_lowers_the_loss_and_writes_its_files(preprocessed_tiny):
                                  "T1_to_FLAIR", "fold_0")
 
 
-def _weights(trainer):
-    return {k: v.clone() for k, v in trainer.network.state_dict().items()}
-
-
 def test_resume_after_interruption_gives_identical_weights(preprocessed_tiny):
-    straight = _trainer(epochs=4)
-    straight.run_training()
-    expected = _weights(straight)
-    for path in straight.output_folder.iterdir():
-        if path.is_file():
-            path.unlink()
-
-    first = _trainer(epochs=2)
-    first.run_training()
-    resumed = _trainer(epochs=4)
-    assert resumed.resume() and resumed.epoch == 2
-    resumed.run_training()
-    got = _weights(resumed)
-    assert all(torch.equal(expected[k], got[k]) for k in expected)
-    assert resumed.history.train_loss == straight.history.train_loss
+    assert_resume_is_exact(lambda epochs: _trainer(epochs=epochs))
 
 
 def test_batches_do_not_depend_on_the_number_of_workers(preprocessed_tiny):
