@@ -75,16 +75,22 @@ def outputs_on_the_ras_grid(out, cohort) -> dict:
     return outputs
 
 
-def test_six_storages_give_one_prediction(tmp_path, autosynth_env, asymmetric):
-    model = make_model_folder(autosynth_env / "results",
-                              plans=tiny_plan(patch=(16, 16), inplane_spacing=(1.2, 1.2)))
+def predict_six_storages(tmp_path, model) -> dict:
+    """``autosynth_predict`` of the six storages of one case with ``model``; each output read
+    back on the RAS grid."""
     cohort, masks = tmp_path / "in", tmp_path / "masks"
     cohort.mkdir()
     masks.mkdir()
     _write_storages(cohort, masks)
     assert predict_main(["-i", str(cohort), "-o", str(tmp_path / "out"), "-m", str(model),
                          "--masks", str(masks), "--no-progress"]) == 0
-    outputs = outputs_on_the_ras_grid(tmp_path / "out", cohort)
+    return outputs_on_the_ras_grid(tmp_path / "out", cohort)
+
+
+def test_six_storages_give_one_prediction(tmp_path, autosynth_env, asymmetric):
+    model = make_model_folder(autosynth_env / "results",
+                              plans=tiny_plan(patch=(16, 16), inplane_spacing=(1.2, 1.2)))
+    outputs = predict_six_storages(tmp_path, model)
     reference = outputs["ras"]
     assert reference.std() > 0.05                                      # not a flat output
     for name, output in outputs.items():

@@ -16,7 +16,7 @@ from autosynth.normalization import normalization_parameters, normalize
 from autosynth.preprocessing.context_slices import stack_neighbours
 from tests.inference.model_builders import (RAS, make_model_folder, smooth_case, tiny_plan,
                                             tiny_plan_3d)
-from tests.inference.test_orientation_invariance import _write_storages, outputs_on_the_ras_grid
+from tests.inference.test_orientation_invariance import predict_six_storages
 
 
 class SliceAbove(nn.Module):
@@ -84,13 +84,7 @@ def test_3d_model_gives_one_prediction_for_six_storages(tmp_path, autosynth_env,
     model = make_model_folder(autosynth_env / "results", plans=tiny_plan_3d())
     monkeypatch.setattr(networks, "load_network",
                         lambda path, device: AsymmetricConv3d().eval())
-    cohort, masks = tmp_path / "in", tmp_path / "masks"
-    cohort.mkdir()
-    masks.mkdir()
-    _write_storages(cohort, masks)
-    assert predict_main(["-i", str(cohort), "-o", str(tmp_path / "out"), "-m", str(model),
-                         "--masks", str(masks), "--no-progress"]) == 0
-    outputs = outputs_on_the_ras_grid(tmp_path / "out", cohort)
+    outputs = predict_six_storages(tmp_path, model)
     reference = outputs["ras"]
     assert reference.std() > 0.05
     for name, output in outputs.items():
