@@ -1,11 +1,11 @@
 """ONNX Runtime as the CPU inference engine, without torch.
 
-On this CPU ONNX Runtime runs the paper network 1.3-2.5x faster than torch's eager forward
-(``benchmarks/limits.py`` measures both in one run). Each fold's network is exported next to its
+ONNX Runtime runs the paper network faster than torch's eager forward on the CPU
+(``benchmarks/limits.py`` measures both in one run; documentation/benchmarks.md). Each fold's network is exported next to its
 checkpoint (``checkpoint_best.onnx``, by :mod:`autosynth.inference.onnx_export` on first use)
 and recorded with the checkpoint's SHA-256, so a retrained fold is exported again. This module
 only reads exports that are current: it imports no torch, so a prediction from current exports
-does not pay torch's import (2-3 s of a 17 s one-volume prediction here).
+does not pay torch's import.
 
 Each session is warmed up once when the predictor is made (per run, not per case). torch stays
 the engine on GPUs and wherever onnxruntime is missing (``--engine torch`` forces it).
