@@ -3,9 +3,9 @@
 ONNX Runtime runs the paper network faster than torch's eager forward on the CPU
 (``benchmarks/limits.py`` measures both in one run; documentation/benchmarks.md). Each fold's
 network is exported next to its checkpoint (``checkpoint_best.onnx``, by
-:mod:`autosynth.inference.onnx_export` on first use) and recorded with the checkpoint's SHA-256, so a retrained fold is exported again. This module
-only reads exports that are current: it imports no torch, so a prediction from current exports
-does not pay torch's import.
+:mod:`autosynth.inference.onnx_export` on first use) and recorded with the checkpoint's
+SHA-256, so a retrained fold is exported again. This module only reads exports that are
+current: it imports no torch, so a prediction from current exports does not pay torch's import.
 
 Each session is warmed up once when the predictor is made (per run, not per case). torch stays
 the engine on GPUs and wherever onnxruntime is missing (``--engine torch`` forces it).
