@@ -4,8 +4,9 @@ A CPU prediction from ONNX exports that are current runs on :mod:`onnx_engine` a
 imports torch, whose import is a large part of a one-volume ``autosynth_predict``'s start-up
 (``benchmarks/limits.py`` times both engines end to end). torch is needed to run the torch
 engine (GPUs, ``--engine torch``, an export that fails its check under ``auto``) and to export
-a fold that has no current export; the modules doing that, :mod:`networks` and
-:mod:`onnx_export`, import torch at their top, so whether torch is imported is decided at run time, here and nowhere else.
+a fold that has no current export. The modules doing that, :mod:`networks` and
+:mod:`onnx_export`, import torch at their top, so whether torch is imported is decided at run
+time, here and nowhere else.
 """
 from __future__ import annotations
 
